@@ -1,0 +1,1 @@
+"""Property-based tests of the kernel contracts, one module per contract (``test_<name>.py``)."""

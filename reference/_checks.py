@@ -1,0 +1,80 @@
+"""Entry checks shared by the reference kernels.
+
+Every reference kernel validates its arguments before any math, so a user's
+mistake surfaces as a ``TypeError``/``ValueError`` that names the argument,
+never as a silent broadcast. These checks are the reference's own promise;
+verifying another implementation does not require them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+__all__ = [
+    "check_flags",
+    "check_floating",
+    "check_same_device",
+    "check_shape",
+    "check_unit_interval",
+]
+
+
+def _shape_text(shape: Sequence[int | str]) -> str:
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def check_floating(name: str, x: object) -> torch.Tensor:
+    """``x`` must be a floating-point tensor."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def check_shape(name: str, x: torch.Tensor, shape: Sequence[int | str]) -> None:
+    """``x.shape`` must equal ``shape``; a string entry is a named dimension.
+
+    Named dimensions are only checked for rank here; callers compare them
+    across arguments with explicit sizes.
+    """
+    if x.dim() != len(shape) or any(
+        isinstance(want, int) and got != want for got, want in zip(x.shape, shape, strict=False)
+    ):
+        raise ValueError(f"{name} must have shape {_shape_text(shape)}, got {list(x.shape)}")
+
+
+def check_flags(name: str, x: object, shape: Sequence[int]) -> torch.Tensor:
+    """Episode flags: a bool tensor, or a floating tensor holding only 0 and 1."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    check_shape(name, x, shape)
+    if x.dtype == torch.bool:
+        return x
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be bool or a 0/1 float tensor, got dtype {x.dtype}")
+    if not bool(((x == 0) | (x == 1)).all()):
+        raise ValueError(f"{name} must hold only 0 and 1")
+    return x
+
+
+def check_unit_interval(name: str, value: object) -> float:
+    """A Python number in [0, 1] (gamma, lam)."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number in [0, 1], got {type(value).__name__}")
+    if math.isnan(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
+    return float(value)
+
+
+def check_same_device(**tensors: torch.Tensor) -> None:
+    """All tensors on one device (torch would raise later, with a worse message)."""
+    devices = {name: t.device for name, t in tensors.items()}
+    if len(set(devices.values())) > 1:
+        listing = ", ".join(f"{n} on {d}" for n, d in devices.items())
+        raise ValueError(f"arguments must be on one device, got {listing}")

@@ -1,0 +1,214 @@
+"""The contract registry: every kernel contract of docs/contracts (the spec), by name.
+
+A contract is a name, a call signature and a meaning. The meaning lives in
+``properties/test_<name>.py``; this module says what each name is called
+with, where its reference implementation lives and which seed section it
+comes from. A contract counts as *implemented* once its property module
+exists; the meta-test (tests/test_meta.py) then demands its reference, its
+mutants and its errata coverage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["CONTRACTS", "Contract", "get_contract", "implemented_contracts"]
+
+PROPERTIES_DIR = Path(__file__).resolve().parent.parent / "properties"
+
+
+@dataclass(frozen=True)
+class Contract:
+    """One kernel contract."""
+
+    name: str
+    signature: str
+    reference: str  # "module:attr"
+    section: str  # section of the spec
+    seed: str  # heading(s) of the seed notes
+    kind: Literal["function", "class"] = "function"
+    # Backends an implementation may declare: "numpy" only where every argument
+    # is an array or a number (not for contracts that take callables).
+    backends: tuple[str, ...] = ("torch", "numpy")
+
+    @property
+    def property_module(self) -> str:
+        return f"properties.test_{self.name}"
+
+    @property
+    def property_file(self) -> Path:
+        return PROPERTIES_DIR / f"test_{self.name}.py"
+
+    @property
+    def implemented(self) -> bool:
+        return self.property_file.exists()
+
+
+_RETURNS = "Returns and advantages"
+_VALUE = "Value-based"
+_PER = "Prioritized replay"
+_POLICY = "Policy losses and distributions"
+_TRUST = "Trust region"
+
+_ALL = [
+    Contract(
+        "discounted_returns",
+        "f(rewards[T,N], dones[T,N], gamma) -> [T,N]",
+        "reference.returns:discounted_returns",
+        _RETURNS,
+        "2、策略梯度 / REINFORCE",
+    ),
+    Contract(
+        "td_target",
+        "f(rewards[B], next_values[B], terminated[B], gamma) -> [B]",
+        "reference.returns:td_target",
+        _RETURNS,
+        "1、DQN / 损失函数设计",
+    ),
+    Contract(
+        "gae",
+        "f(rewards[T,N], values[T,N], next_values[T,N], terminated[T,N], truncated[T,N], "
+        "gamma, lam) -> [T,N]",
+        "reference.returns:gae",
+        _RETURNS,
+        "TRPO / 广义优势估计 GAE",
+    ),
+    Contract(
+        "dqn_target",
+        "f(rewards[B], next_q_target[B,A], terminated[B], gamma) -> [B]",
+        "reference.value:dqn_target",
+        _VALUE,
+        "1、DQN / 目标网络",
+    ),
+    Contract(
+        "double_dqn_target",
+        "f(rewards[B], next_q_online[B,A], next_q_target[B,A], terminated[B], gamma) -> [B]",
+        "reference.value:double_dqn_target",
+        _VALUE,
+        ":four: Double DQN",
+    ),
+    Contract(
+        "dueling_aggregate",
+        'f(value[B,1], advantages[B,A], mode) -> [B,A], mode in "mean", "max"',
+        "reference.value:dueling_aggregate",
+        _VALUE,
+        ":five: Dueling DQN",
+    ),
+    Contract(
+        "per_probabilities",
+        "f(priorities[N], alpha) -> [N]",
+        "reference.replay:per_probabilities",
+        _PER,
+        ":six: Prioritized Experience Replay",
+    ),
+    Contract(
+        "importance_weights",
+        "f(probabilities[B], size, beta) -> [B]",
+        "reference.replay:importance_weights",
+        _PER,
+        ":six: Prioritized Experience Replay",
+    ),
+    Contract(
+        "sum_tree",
+        "SumTree(capacity); .update(indices[K], priorities[K]); .total() -> float; "
+        ".find(prefix_sums[K]) -> indices[K]; .get(indices[K]) -> priorities[K]",
+        "reference.replay:SumTree",
+        _PER,
+        ":six: Prioritized Experience Replay",
+        kind="class",
+    ),
+    Contract(
+        "policy_gradient_loss",
+        "f(log_probs[B], weights[B]) -> scalar",
+        "reference.policy_losses:policy_gradient_loss",
+        _POLICY,
+        "2、策略梯度 / REINFORCE",
+        backends=("torch",),  # the property checks gradients
+    ),
+    Contract(
+        "ppo_clip_objective",
+        "f(log_prob_new[B], log_prob_old[B], advantages[B], clip_eps) -> scalar",
+        "reference.policy_losses:ppo_clip_objective",
+        _POLICY,
+        ":five: PPO / PPO-Clip",
+        backends=("torch",),
+    ),
+    Contract(
+        "kl_penalty_objective",
+        "f(log_prob_new[B], log_prob_old[B], advantages[B], kl[B], beta) -> scalar",
+        "reference.policy_losses:kl_penalty_objective",
+        _POLICY,
+        ":five: PPO / PPO-Penalty",
+        backends=("torch",),
+    ),
+    Contract(
+        "adapt_kl_beta",
+        "f(beta, kl, target_kl) -> float",
+        "reference.policy_losses:adapt_kl_beta",
+        _POLICY,
+        ":five: PPO / PPO-Penalty",
+    ),
+    Contract(
+        "categorical_kl",
+        "f(logits_p[B,A], logits_q[B,A]) -> [B]",
+        "reference.distributions:categorical_kl",
+        _POLICY,
+        ":four: TRPO / KL 散度",
+    ),
+    Contract(
+        "gaussian_kl",
+        "f(mean_p[B,K], std_p[B,K], mean_q[B,K], std_q[B,K]) -> [B]",
+        "reference.distributions:gaussian_kl",
+        _POLICY,
+        ":four: TRPO / KL 散度",
+    ),
+    Contract(
+        "hessian_vector_product",
+        "f(scalar_fn, params, vector[D]) -> [D]",
+        "reference.trust_region:hessian_vector_product",
+        _TRUST,
+        ":four: TRPO / 矩阵 - 向量乘积的梯度表示",
+        backends=("torch",),
+    ),
+    Contract(
+        "conjugate_gradient",
+        "f(matvec, b[D], iters, residual_tol) -> [D]",
+        "reference.trust_region:conjugate_gradient",
+        _TRUST,
+        ":four: TRPO / 共轭梯度",
+        backends=("torch",),
+    ),
+    Contract(
+        "kkt_step",
+        "f(direction[D], h_direction[D], max_kl) -> [D]",
+        "reference.trust_region:kkt_step",
+        _TRUST,
+        ":four: TRPO / KKT 条件推导",
+    ),
+    Contract(
+        "line_search",
+        "f(objective, kl, params[D], full_step[D], max_kl, backtrack, max_backtracks) -> [D]",
+        "reference.trust_region:line_search",
+        _TRUST,
+        ":four: TRPO / 线性搜索",
+        backends=("torch",),
+    ),
+]
+
+CONTRACTS: dict[str, Contract] = {c.name: c for c in _ALL}
+
+
+def get_contract(name: str) -> Contract:
+    """The contract called ``name``; ``KeyError`` with the known names otherwise."""
+    try:
+        return CONTRACTS[name]
+    except KeyError:
+        known = ", ".join(sorted(CONTRACTS))
+        raise KeyError(f"unknown contract {name!r}; known contracts: {known}") from None
+
+
+def implemented_contracts() -> list[Contract]:
+    """Contracts whose property module exists, in spec order."""
+    return [c for c in _ALL if c.implemented]

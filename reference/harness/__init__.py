@@ -1,0 +1,14 @@
+"""The verification harness: load an implementation, run a contract's properties on it, report."""
+
+from reference.harness.target import ImplementationRaised, Target, UsageError, load_object
+from reference.harness.verify import ContractResult, PropertyResult, verify
+
+__all__ = [
+    "ContractResult",
+    "ImplementationRaised",
+    "PropertyResult",
+    "Target",
+    "UsageError",
+    "load_object",
+    "verify",
+]

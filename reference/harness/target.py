@@ -1,0 +1,228 @@
+"""The implementation under test, wrapped so that every call is converted and recorded.
+
+Properties never call an implementation directly: they call a :class:`Target`.
+The target converts arguments for the implementation's backend (torch tensors,
+or numpy arrays with results converted back), turns an exception raised on
+valid input into a property failure, and records each call of the current
+hypothesis example, from which the harness writes a reproducer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from reference.contracts import Contract
+
+__all__ = ["Call", "ImplementationRaised", "Target", "UsageError", "load_object"]
+
+
+class UsageError(Exception):
+    """A user's mistake (unknown contract, target not importable, ...): one line, exit 2."""
+
+
+class ImplementationRaised(AssertionError):
+    """The implementation raised on input the contract allows; the property fails."""
+
+    def __init__(self, call: Call, error: BaseException) -> None:
+        self.call = call
+        self.error = error
+        super().__init__(
+            f"the implementation raised {type(error).__name__}: {error} "
+            f"(in call {call.describe()})"
+        )
+
+
+def load_object(spec: str) -> Any:
+    """Import ``package.module:attr`` or ``path/to/file.py:attr`` (attr may be dotted).
+
+    Module paths are resolved with the current directory on ``sys.path``, as
+    ``python -m`` does. Raises :class:`UsageError` with a one-line reason.
+    """
+    module_part, sep, attr_part = spec.rpartition(":")
+    if not sep or not module_part or not attr_part:
+        raise UsageError(f"target {spec!r} must look like package.module:attr or path/file.py:attr")
+    if module_part.endswith(".py") or os.sep in module_part:
+        path = Path(module_part)
+        if not path.is_file():
+            raise UsageError(f"target file {module_part!r} does not exist")
+        module_name = f"drlspec_target_{path.stem}_{abs(hash(path.resolve()))}"
+        module_spec = importlib.util.spec_from_file_location(module_name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise UsageError(f"cannot import {module_part!r} as a Python file")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[module_name] = module
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as error:
+            raise UsageError(
+                f"importing {module_part!r} raised {type(error).__name__}: {error}"
+            ) from error
+    else:
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        try:
+            module = importlib.import_module(module_part)
+        except ModuleNotFoundError as error:
+            raise UsageError(f"cannot import module {module_part!r}: {error}") from error
+        except Exception as error:
+            raise UsageError(
+                f"importing {module_part!r} raised {type(error).__name__}: {error}"
+            ) from error
+    obj: Any = module
+    for name in attr_part.split("."):
+        try:
+            obj = getattr(obj, name)
+        except AttributeError:
+            raise UsageError(f"{module_part!r} has no attribute {attr_part!r}") from None
+    return obj
+
+
+@dataclass
+class Call:
+    """One recorded call: a function call, a constructor, or a method of an instance."""
+
+    name: str  # "f", "SumTree", or the method name
+    args: tuple[Any, ...]
+    instance: int | None = None  # index of the constructed instance a method belongs to
+    result: Any = None
+    error: BaseException | None = None
+
+    def describe(self) -> str:
+        shapes = ", ".join(_describe_value(a) for a in self.args)
+        owner = f"instance{self.instance}." if self.instance is not None else ""
+        return f"{owner}{self.name}({shapes})"
+
+
+def _describe_value(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"tensor{list(value.shape)}:{str(value.dtype).removeprefix('torch.')}"
+    if isinstance(value, np.ndarray):
+        return f"ndarray{list(value.shape)}:{value.dtype}"
+    return repr(value)
+
+
+def _to_backend(value: Any, backend: str) -> Any:
+    if backend == "numpy" and isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy().copy()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_backend(v, backend) for v in value)
+    return value
+
+
+def _from_backend(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.array(value, copy=True))
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return tuple(_from_backend(v) for v in value)
+    if isinstance(value, list):
+        return [_from_backend(v) for v in value]
+    return value
+
+
+def _current_example() -> object | None:
+    """The hypothesis build context of the running example, if any."""
+    try:
+        from hypothesis.control import current_build_context
+
+        return current_build_context()
+    except Exception:
+        return None
+
+
+@dataclass(repr=False)
+class Target:
+    """An implementation of one contract, as the properties see it."""
+
+    contract: Contract
+    obj: Any
+    spec: str  # what the user named: "reference.value:dqn_target", "my.py:f"
+    backend: str = "torch"
+    calls: list[Call] = field(default_factory=list)
+    _example: object | None = field(default=None, repr=False)
+    _instances: int = field(default=0, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.backend not in self.contract.backends:
+            allowed = ", ".join(self.contract.backends)
+            raise UsageError(
+                f"contract {self.contract.name} supports backend {allowed}, not {self.backend!r}"
+            )
+        if self.contract.kind == "class" and not isinstance(self.obj, type):
+            raise UsageError(
+                f"{self.spec} must be a class for contract {self.contract.name}, "
+                f"got {type(self.obj).__name__}"
+            )
+        if not callable(self.obj):
+            raise UsageError(f"{self.spec} is not callable (got {type(self.obj).__name__})")
+
+    @classmethod
+    def reference(cls, contract: Contract) -> Target:
+        return cls(contract, load_object(contract.reference), contract.reference)
+
+    @property
+    def is_reference(self) -> bool:
+        return self.spec == self.contract.reference
+
+    def __repr__(self) -> str:
+        return f"<{self.contract.name}: {self.spec} ({self.backend})>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # hypothesis pretty-prints dataclasses field by field; the short form is what a user needs.
+        printer.text(repr(self))
+
+    def _record(self, call: Call) -> Call:
+        example = _current_example()
+        if example is not self._example:
+            # A new hypothesis example: the reproducer shows only this example's calls.
+            self._example = example
+            self.calls = []
+            self._instances = 0
+        self.calls.append(call)
+        return call
+
+    def _invoke(self, function: Any, call: Call) -> Any:
+        self._record(call)
+        try:
+            result = function(*_to_backend(call.args, self.backend))
+        except Exception as error:
+            call.error = error
+            raise ImplementationRaised(call, error) from error
+        call.result = _from_backend(result)
+        return call.result
+
+    def __call__(self, *args: Any) -> Any:
+        if self.contract.kind == "class":
+            call = Call(self.contract.name, args)
+            instance = self._invoke(self.obj, call)
+            call.instance = self._instances
+            self._instances += 1
+            return _InstanceProxy(self, instance, call.instance)
+        return self._invoke(self.obj, Call("f", args))
+
+
+class _InstanceProxy:
+    """An instance of a class contract whose method calls are converted and recorded."""
+
+    def __init__(self, target: Target, instance: Any, index: int) -> None:
+        self._target = target
+        self._instance = instance
+        self._index = index
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._instance, name)
+
+        def call_method(*args: Any) -> Any:
+            return self._target._invoke(method, Call(name, args, instance=self._index))
+
+        return call_method
