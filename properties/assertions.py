@@ -1,4 +1,4 @@
-"""Comparison helpers whose failure messages say which element differed, by how much, and why that is too much.
+"""Comparison helpers: failures say which element differed, by how much, and why that is too much.
 
 Tolerances. The contracts judge agreement at float32 accuracy: an
 implementation that computes internally in float32 must pass. The unit
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["FLOAT32_RTOL", "assert_close", "as_cpu_tensor"]
+__all__ = ["FLOAT32_RTOL", "as_cpu_tensor", "assert_close"]
 
 FLOAT32_RTOL = 1e-5
 

@@ -73,3 +73,75 @@ torch_generators = st.integers(min_value=0, max_value=2**32 - 1).map(
     lambda seed: torch.Generator().manual_seed(seed)
 )
 """A seeded ``torch.Generator``: hypothesis does not manage torch's global RNG."""
+
+
+# Rollouts ``[T, N]`` (returns and advantages). T stays below ~50 so that a
+# float32 discounted sum over a whole column stays within FLOAT32_RTOL (see
+# properties/assertions.py); N from 1 so that a kernel that only works for one
+# environment, or mixes environments, is caught.
+time_steps = st.integers(min_value=1, max_value=48)
+env_counts = st.integers(min_value=1, max_value=6)
+
+# Per-step probability of an episode end: never, rarely (long episodes, long
+# traces), often (ends at the first and the last step come up), always.
+_END_ELEMENTS = (
+    st.just(False),
+    st.integers(min_value=0, max_value=7).map(lambda k: k == 0),
+    st.booleans(),
+    st.just(True),
+)
+
+
+def episode_flags(shape: tuple[int, ...], dtype: torch.dtype | None = None) -> st.SearchStrategy:
+    """Episode-end flags at a drawn density, as bool or 0/1 floats."""
+    dtypes = st.just(dtype) if dtype is not None else st.sampled_from(FLAG_DTYPES)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> torch.Tensor:
+        elements = draw(st.sampled_from(_END_ELEMENTS))
+        raw = draw(hnp.arrays(np.bool_, shape, elements=elements))
+        return torch.from_numpy(raw).to(draw(dtypes))
+
+    return build()
+
+
+# Symmetric positive definite matrices (trust-region kernels). Never identities
+# only: the spectrum is spread over [1, condition] with both ends present, so
+# the condition number is exactly the one drawn, and an eigenbasis from a
+# seeded QR makes every entry of H non-trivial.
+def spd_matrix(
+    size: int,
+    condition: float,
+    seed: int,
+    *,
+    distinct: int | None = None,
+    scale: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(H, eigenvalues, eigenvectors)`` in float64, ``H = Q diag(eigenvalues) Q^T``.
+
+    Eigenvalues lie in ``scale * [1, condition]``, log-uniform inside, with both
+    ends present when ``size >= 2``; ``distinct`` limits them to that many
+    distinct values (repeated eigenvalues, where CG finishes early).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    basis, _ = torch.linalg.qr(torch.randn(size, size, generator=generator, dtype=torch.float64))
+    levels = distinct if distinct is not None else size
+    log_values = torch.rand(levels, generator=generator, dtype=torch.float64)
+    log_values[0] = 0.0
+    if levels >= 2:
+        log_values[1] = 1.0
+    values = torch.tensor(condition, dtype=torch.float64) ** log_values
+    if distinct is not None:
+        picks = torch.randint(levels, (size,), generator=generator)
+        picks[: min(levels, size)] = torch.arange(min(levels, size))
+        values = values[picks]
+    eigenvalues = scale * values
+    matrix = (basis * eigenvalues) @ basis.T
+    return (matrix + matrix.T) / 2, eigenvalues, basis
+
+
+condition_numbers = st.one_of(
+    st.sampled_from([1.0, 10.0, 100.0]),
+    st.floats(min_value=1.0, max_value=1000.0),
+)
+"""Condition numbers of generated SPD matrices: exactly 1 (a multiple of I) included."""

@@ -97,5 +97,9 @@ def test_flag_dtypes_agree(impl, device, inputs):
     """Bool flags and 0/1 float flags mean the same thing."""
     as_bool = _call(impl, dict(inputs, terminated=inputs["terminated"].bool()), device)
     as_float = _call(impl, dict(inputs, terminated=inputs["terminated"].double()), device)
-    assert_close(as_float, torch.as_tensor(as_bool), what="float-flag vs bool-flag target",
-                 scale=_scale(inputs))
+    assert_close(
+        as_float,
+        torch.as_tensor(as_bool),
+        what="float-flag vs bool-flag target",
+        scale=_scale(inputs),
+    )

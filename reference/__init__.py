@@ -1,3 +1,3 @@
-"""drlspec reference: readable reference implementations of deep-RL kernels and the harness that verifies other implementations against their contracts."""
+"""drlspec reference: readable deep-RL kernels and the harness that verifies others against them."""
 
 __version__ = "0.1.0"

@@ -68,7 +68,10 @@ def _verify_one(args: argparse.Namespace) -> int:
             _print_failure(outcome)
         sys.stdout.flush()
 
+    from reference.harness.target import load_object
+
     target = args.target or CONTRACTS[args.contract].reference
+    load_object(target)  # a target that does not import is a usage error, before any output
     print(f"verifying {target} against contract {args.contract} ({args.backend})")
     result = verify(
         args.contract,

@@ -75,7 +75,9 @@ def _devices(config: pytest.Config) -> list:
                 )
             else:
                 params.append(
-                    pytest.param(name, marks=pytest.mark.skip(reason="--device asks for CUDA, none present"))
+                    pytest.param(
+                        name, marks=pytest.mark.skip(reason="--device asks for CUDA, none present")
+                    )
                 )
         else:
             params.append(name)

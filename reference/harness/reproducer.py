@@ -7,6 +7,7 @@ paste it into an issue or a debugger.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -69,11 +70,15 @@ def _import_line(spec: str, alias: str) -> str:
             "_spec.loader.exec_module(_module)\n"
             f"{alias} = _module.{attr}"
         )
+    lines = []
+    if not module.startswith("reference"):
+        # `drlspec verify` resolved the module from the directory it ran in.
+        lines += ["import sys", f"sys.path.insert(0, {os.getcwd()!r})"]
     head, _, rest = attr.partition(".")
-    line = f"from {module} import {head} as {alias}"
+    lines.append(f"from {module} import {head} as {alias}")
     if rest:
-        line += f"\n{alias} = {alias}.{rest}"
-    return line
+        lines.append(f"{alias} = {alias}.{rest}")
+    return "\n".join(lines)
 
 
 def reproducer(target: Target, calls: list[Call], property_name: str) -> str:

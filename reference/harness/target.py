@@ -36,8 +36,7 @@ class ImplementationRaised(AssertionError):
         self.call = call
         self.error = error
         super().__init__(
-            f"the implementation raised {type(error).__name__}: {error} "
-            f"(in call {call.describe()})"
+            f"the implementation raised {type(error).__name__}: {error} (in call {call.describe()})"
         )
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 from reference.contracts import Contract, get_contract
 from reference.harness.reproducer import reproducer
@@ -94,7 +94,7 @@ def properties_of(contract: Contract) -> list[tuple[str, Callable[..., None]]]:
 
 
 @contextlib.contextmanager
-def _verification_settings(max_examples: int | None) -> Iterator[None]:
+def _verification_settings(max_examples: int | None, shrink: bool) -> Iterator[None]:
     """The active profile (dev or ci), made deterministic and quiet for one verify run."""
     from properties import profiles  # registers the profiles
 
@@ -107,6 +107,9 @@ def _verification_settings(max_examples: int | None) -> Iterator[None]:
     }
     if max_examples is not None:
         overrides["max_examples"] = max_examples
+    if not shrink:
+        # Rejecting an implementation needs one failing example, not the smallest one.
+        overrides["phases"] = (Phase.explicit, Phase.reuse, Phase.generate)
     settings.register_profile("drlspec-verify", parent=base, **overrides)
     previous = settings.get_current_profile_name()
     settings.load_profile("drlspec-verify")
@@ -136,7 +139,11 @@ def _run_property(
         function(**kwargs)
     except Exception as error:
         seconds = time.perf_counter() - start
-        notes = [n for n in getattr(error, "__notes__", []) if "test case" in n or "example" in n]
+        notes = [
+            n
+            for n in getattr(error, "__notes__", [])
+            if n.startswith(("Falsifying example", "Failing test case"))
+        ]
         if isinstance(error, AssertionError):
             message = str(error) or type(error).__name__
         else:
@@ -165,9 +172,14 @@ def verify(
     max_examples: int | None = None,
     device: str | None = "cpu",
     progress: Callable[[PropertyResult], None] | None = None,
+    fail_fast: bool = False,
+    shrink: bool = True,
 ) -> ContractResult:
     """Verify ``target_spec`` (default: the reference) against ``contract_name``.
 
+    ``fail_fast`` stops at the first failing property and ``shrink=False``
+    reports the first failing example found rather than the simplest one:
+    together they make "is this implementation rejected?" cheap to ask.
     Raises :class:`UsageError` for anything the user named wrongly.
     """
     try:
@@ -183,13 +195,15 @@ def verify(
     if os.environ.get("DRLSPEC_THREADS") is None:
         torch.set_num_threads(1)
     try:
-        with _verification_settings(max_examples):
+        with _verification_settings(max_examples, shrink):
             for name, function in properties_of(contract):
                 for dev in devices:
                     outcome = _run_property(name, function, target, dev)
                     result.results.append(outcome)
                     if progress is not None:
                         progress(outcome)
+                    if fail_fast and not outcome.passed:
+                        return result
     finally:
         torch.set_num_threads(threads)
     return result
