@@ -109,12 +109,15 @@ def test_online_network_selects(impl, device, inputs, data):
     _assert_admissible(_call(impl, inputs, device), inputs, "target when the networks disagree")
 
 
-@given(inputs=double_inputs(), shift=st.floats(-100.0, 100.0))
-def test_online_values_only_select(impl, device, inputs, shift):
-    """Adding a per-state constant to Q_online changes nothing: it only picks the action."""
-    shifted = dict(inputs, next_q_online=inputs["next_q_online"] + shift)
-    # Keep the tie structure intact for the oracle by rounding-free shifts of integer-valued rows.
-    _assert_admissible(_call(impl, shifted, device), inputs, "target after shifting Q_online")
+@given(inputs=double_inputs(), factor=st.sampled_from([2.0, 4.0, 8.0, 1024.0]))
+def test_online_values_only_select(impl, device, inputs, factor):
+    """Scaling Q_online by a power of two changes nothing: it only picks the action.
+
+    The scaling is exact in floating point, so every ordering and every tie of
+    Q_online survives it, and so does the set of admissible targets.
+    """
+    scaled = dict(inputs, next_q_online=inputs["next_q_online"] * factor)
+    _assert_admissible(_call(impl, scaled, device), inputs, "target after scaling Q_online")
 
 
 @given(inputs=double_inputs())
@@ -127,14 +130,17 @@ def test_never_exceeds_dqn_target(impl, device, inputs):
         + inputs["gamma"] * not_done * inputs["next_q_target"].double().max(dim=1).values
     )
     tolerance = FLOAT32_RTOL * max(_scale(inputs), 1.0)
+    if result.shape != dqn.shape:
+        raise AssertionError(
+            f"double_dqn_target: shape {list(result.shape)}, expected {list(dqn.shape)}"
+        )
     excess = result - dqn
-    if result.shape == dqn.shape and bool((excess > tolerance).any()):
+    if bool((excess > tolerance).any()):
         row = int(excess.argmax())
         raise AssertionError(
             f"double_dqn_target: element [{row}] is {result[row].item()!r}, above the DQN "
             f"target {dqn[row].item()!r} built from the same next_q_target"
         )
-    assert_close(result, result.clamp(max=float("inf")), what="shape check")
 
 
 @given(inputs=double_inputs())
