@@ -1,0 +1,30 @@
+"""Correct line searches written differently from the reference."""
+
+import torch
+
+
+def objective_first_repeated_products(
+    objective, kl, params, full_step, max_kl, backtrack, max_backtracks
+):
+    """Objective before KL, ``objective(params)`` re-evaluated each time, ``step *= backtrack``."""
+    step = full_step.clone()
+    for _ in range(max_backtracks):
+        candidate = params + step
+        improves = float(objective(candidate)) > float(objective(params))
+        if improves and float(kl(candidate)) <= max_kl:
+            return candidate
+        step = step * backtrack
+    return params.clone()
+
+
+def all_candidates_up_front(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """Evaluates every candidate first (as a batched implementation would), then picks the first."""
+    coefficients = backtrack ** torch.arange(max_backtracks, dtype=params.dtype)
+    candidates = params + coefficients.to(params.device)[:, None] * full_step
+    base = objective(params)
+    kls = torch.stack([torch.as_tensor(kl(c)) for c in candidates])
+    objectives = torch.stack([torch.as_tensor(objective(c)) for c in candidates])
+    acceptable = (objectives > base) & (kls <= max_kl)
+    if not bool(acceptable.any()):
+        return params.clone()
+    return candidates[int(acceptable.int().argmax())]

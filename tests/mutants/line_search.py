@@ -1,0 +1,100 @@
+"""Wrong backtracking line searches for TRPO."""
+
+
+def _candidates(params, full_step, backtrack, indices):
+    for i in indices:
+        yield params + backtrack**i * full_step
+
+
+def no_kl_check(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """Accepts the first improving step whatever its KL: the trust region is never enforced."""
+    base = objective(params)
+    for candidate in _candidates(params, full_step, backtrack, range(max_backtracks)):
+        if objective(candidate) > base:
+            return candidate
+    return params.clone()
+
+
+def no_improvement_check(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """Accepts the first step within the KL bound, even if the surrogate got worse."""
+    for candidate in _candidates(params, full_step, backtrack, range(max_backtracks)):
+        if kl(candidate) <= max_kl:
+            return candidate
+    return params.clone()
+
+
+def returns_last_acceptable(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """Keeps looping after a success and returns the last (smallest) acceptable step."""
+    base = objective(params)
+    found = params.clone()
+    for candidate in _candidates(params, full_step, backtrack, range(max_backtracks)):
+        if objective(candidate) > base and kl(candidate) <= max_kl:
+            found = candidate
+    return found
+
+
+def skips_full_step(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """Starts at ``backtrack^1``: the full KKT step is never tried."""
+    base = objective(params)
+    for candidate in _candidates(params, full_step, backtrack, range(1, max_backtracks + 1)):
+        if objective(candidate) > base and kl(candidate) <= max_kl:
+            return candidate
+    return params.clone()
+
+
+def full_step_when_none(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """Falls back to ``params + full_step`` instead of keeping ``params`` when nothing qualifies."""
+    base = objective(params)
+    for candidate in _candidates(params, full_step, backtrack, range(max_backtracks)):
+        if objective(candidate) > base and kl(candidate) <= max_kl:
+            return candidate
+    return params + full_step
+
+
+def last_tried_when_none(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """Returns the last candidate tried (the smallest step) when nothing qualifies."""
+    base = objective(params)
+    candidate = params
+    for candidate in _candidates(params, full_step, backtrack, range(max_backtracks)):
+        if objective(candidate) > base and kl(candidate) <= max_kl:
+            return candidate
+    return candidate
+
+
+def seed_strict_kl_bound(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """The seed's ``kl_div < self.kl_constraint``: rejects a step exactly at the bound."""
+    base = objective(params)
+    for candidate in _candidates(params, full_step, backtrack, range(max_backtracks)):
+        if objective(candidate) > base and kl(candidate) < max_kl:
+            return candidate
+    return params.clone()
+
+
+def improvement_not_strict(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """``>=`` where ``>`` belongs: a step that changes nothing counts as an improvement."""
+    base = objective(params)
+    for candidate in _candidates(params, full_step, backtrack, range(max_backtracks)):
+        if objective(candidate) >= base and kl(candidate) <= max_kl:
+            return candidate
+    return params.clone()
+
+
+def one_backtrack_too_many(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """``range(max_backtracks + 1)``: tries one candidate more than allowed."""
+    base = objective(params)
+    for candidate in _candidates(params, full_step, backtrack, range(max_backtracks + 1)):
+        if objective(candidate) > base and kl(candidate) <= max_kl:
+            return candidate
+    return params.clone()
+
+
+def modifies_params_in_place(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """Moves ``params`` in place (``params += step``): the caller's vector moves too."""
+    base = objective(params.clone())
+    original = params.clone()
+    for i in range(max_backtracks):
+        params.copy_(original).add_(backtrack**i * full_step)
+        if objective(params) > base and kl(params) <= max_kl:
+            return params
+    params.copy_(original)
+    return params + 0.0
