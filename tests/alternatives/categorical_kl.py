@@ -1,0 +1,24 @@
+"""Correct categorical KL divergences written differently from the reference."""
+
+import numpy as np
+import torch
+
+
+def numpy_logsumexp(logits_p, logits_q):
+    """numpy, log-sum-exp with each row's maximum taken out, terms weighted by ``p``."""
+
+    def log_softmax(x):
+        shifted = x - x.max(axis=1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+    log_p, log_q = log_softmax(logits_p), log_softmax(logits_q)
+    return np.sum(np.exp(log_p) * (log_p - log_q), axis=1)
+
+
+def float32_cross_entropy_form(logits_p, logits_q):
+    """``H(p, q) - H(p)`` in float32, written as ``sum p * logits_p - sum p * logits_q`` plus
+    the difference of the two log-normalisers."""
+    x, y = logits_p.float(), logits_q.float()
+    p = torch.softmax(x, dim=1)
+    normalisers = torch.logsumexp(y, dim=1) - torch.logsumexp(x, dim=1)
+    return ((p * (x - y)).sum(dim=1) + normalisers).to(logits_p.dtype)

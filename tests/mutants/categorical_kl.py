@@ -1,0 +1,50 @@
+"""Wrong categorical KL divergences."""
+
+import torch
+from torch.distributions import Categorical, kl_divergence
+
+
+def reversed_kl(logits_p, logits_q):
+    """Computes ``KL(q || p)``: the arguments' roles swapped (TRPO's constraint then measures
+    the wrong direction)."""
+    log_p = torch.log_softmax(logits_p, dim=1)
+    log_q = torch.log_softmax(logits_q, dim=1)
+    return (log_q.exp() * (log_q - log_p)).sum(dim=1)
+
+
+def log_of_softmax(logits_p, logits_q):
+    """``torch.log(torch.softmax(x))``, the seed's ``torch.log(probs)``: ``-inf`` once a
+    probability underflows, then ``inf``/``nan``; imprecise well before that in float32."""
+    p, q = torch.softmax(logits_p, dim=1), torch.softmax(logits_q, dim=1)
+    return (p * (torch.log(p) - torch.log(q))).sum(dim=1)
+
+
+def softmax_over_batch_axis(logits_p, logits_q):
+    """Normalises over the batch axis (``dim=0``) instead of the actions."""
+    log_p = torch.log_softmax(logits_p, dim=0)
+    log_q = torch.log_softmax(logits_q, dim=0)
+    return (log_p.exp() * (log_p - log_q)).sum(dim=1)
+
+
+def logits_not_normalised(logits_p, logits_q):
+    """Treats the raw logits as log-probabilities (no ``log_softmax`` for the log terms)."""
+    p = torch.softmax(logits_p, dim=1)
+    return (p * (logits_p - logits_q)).sum(dim=1)
+
+
+def mean_over_actions(logits_p, logits_q):
+    """Averages the terms over actions instead of summing them."""
+    log_p = torch.log_softmax(logits_p, dim=1)
+    log_q = torch.log_softmax(logits_q, dim=1)
+    return (log_p.exp() * (log_p - log_q)).mean(dim=1)
+
+
+def unweighted_log_ratio(logits_p, logits_q):
+    """Sums ``log p - log q`` without weighting by ``p``: not an expectation under ``p``."""
+    return (torch.log_softmax(logits_p, dim=1) - torch.log_softmax(logits_q, dim=1)).sum(dim=1)
+
+
+def torch_distributions_underflow(logits_p, logits_q):
+    """``torch.distributions.kl_divergence``: right for moderate logits, but it returns ``inf``
+    wherever ``q``'s probability underflows to 0, although the KL is finite."""
+    return kl_divergence(Categorical(logits=logits_p), Categorical(logits=logits_q))
