@@ -42,6 +42,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from properties import profiles
 
     profiles.load_from_environment()
+    # Small kernels are far slower (and timings noisier) with torch's thread pool,
+    # above all with two xdist workers sharing two cores.
+    torch.set_num_threads(1)
     targets: dict[str, str] = {}
     for item in config.getoption("--impl"):
         name, sep, spec = item.partition("=")
