@@ -60,6 +60,7 @@ def td_target(
     check_floating("next_values", next_values)
     check_shape("next_values", next_values, [batch])
     check_flags("terminated", terminated, [batch])
+    check_same_device(rewards=rewards, next_values=next_values, terminated=terminated)
     gamma = check_unit_interval("gamma", gamma)
 
     not_terminated = 1.0 - terminated.to(rewards.dtype)

@@ -1,0 +1,8 @@
+"""Adapters that expose peers' kernels (stable-baselines3, torchrl) as drlspec contracts.
+
+Each adapter translates the contract's arguments into the peer's own
+conventions as the peer's training loop would produce them, calls the peer's
+code unchanged, and translates the result back. ``python peers/run.py`` (or
+``tox -e peers``) verifies every adapter; docs/peers.md records the verdicts
+and explains each difference.
+"""
