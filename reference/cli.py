@@ -1,4 +1,4 @@
-"""The ``drlspec`` command line: ``verify``, ``contracts``.
+"""The ``drlspec`` command line: ``verify``, ``contracts``, ``bench``, ``train``, ``evaluate``.
 
 A user's mistake on the command line gets one line on stderr and exit code 2,
 never a traceback; a failed property gets exit code 1.
@@ -45,6 +45,64 @@ def _build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--quiet", action="store_true", help="no reproducers, only verdicts")
 
     commands.add_parser("contracts", help="list the contracts and their signatures")
+
+    bench = commands.add_parser(
+        "bench",
+        help="time an implementation against the reference on the same inputs",
+        description="Check that TARGET's output equals the reference's on CONTRACT's benchmark "
+        "inputs, then time both, interleaved, after warm-up: median, interquartile range and "
+        "the ratio TARGET / reference.",
+    )
+    bench.add_argument("contract", help="contract name (see `drlspec contracts`)")
+    bench.add_argument("target", help="package.module:attr or path/file.py:attr")
+    bench.add_argument(
+        "--size", default=None, help="benchmark size (default: the contract's first)"
+    )
+    bench.add_argument("--backend", choices=("torch", "numpy"), default="torch")
+    bench.add_argument(
+        "--seconds", type=float, default=2.0, metavar="S", help="timing budget (default 2)"
+    )
+
+    train = commands.add_parser(
+        "train",
+        help="train an agent and write a run folder",
+        description="Train ALGO on ENV_ID; writes config, metrics, checkpoints and a learning "
+        "curve to the run folder.",
+    )
+    train.add_argument(
+        "algorithm",
+        nargs="?",
+        metavar="ALGO",
+        help="dqn, double_dqn, dueling_dqn, per_dqn, reinforce, actor_critic, trpo, ppo, "
+        "ppo_penalty",
+    )
+    train.add_argument("--env", default=None, metavar="ENV_ID", help="gymnasium id (CartPole-v1)")
+    train.add_argument("--steps", type=int, default=None, metavar="N", help="environment steps")
+    train.add_argument("--seed", type=int, default=None, metavar="S")
+    train.add_argument("--device", choices=("cpu", "cuda"), default=None)
+    train.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field"
+    )
+    train.add_argument("--run-dir", default=None, help="default runs/<algo>-<env>-<seed>-<time>")
+    train.add_argument("--no-progress", action="store_true", help="no progress line")
+    train.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN_DIR",
+        help="continue RUN_DIR from its last checkpoint (--steps may raise the total)",
+    )
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="reload a run's checkpoint and report its mean return",
+        description="Play K deterministic episodes with a run's checkpoint.",
+    )
+    evaluate.add_argument("run_dir", metavar="RUN_DIR")
+    evaluate.add_argument("--episodes", type=int, default=10, metavar="K")
+    evaluate.add_argument("--seed", type=int, default=None, metavar="S")
+    evaluate.add_argument(
+        "--checkpoint", choices=("last", "best"), default="last", help="which checkpoint"
+    )
     return parser
 
 
@@ -116,10 +174,114 @@ def _verify_all(args: argparse.Namespace) -> int:
     return EXIT_OK if all_passed else EXIT_FAILED
 
 
+def _bench(args: argparse.Namespace) -> int:
+    import torch
+
+    from reference.harness.bench import bench
+
+    if not args.seconds > 0:
+        raise UsageError(f"--seconds must be positive, got {args.seconds}")
+    torch.set_num_threads(1)  # small kernels time steadier, and alike, on one thread
+    try:
+        case, target, reference = bench(
+            args.contract, args.target, size=args.size, backend=args.backend, seconds=args.seconds
+        )
+    except AssertionError as error:
+        print(f"FAIL  {args.target} differs from the reference: {error}")
+        return EXIT_FAILED
+    print(f"{case.name}: {case.description} (float32, one thread); output equals the reference's")
+    print(f"{'':<10}{'median':>12}{'IQR':>12}{'samples':>9}{'calls/sample':>14}")
+    for name, m in (("target", target), ("reference", reference)):
+        print(
+            f"{name:<10}{_seconds(m.median):>12}{_seconds(m.iqr):>12}{len(m.samples):>9}"
+            f"{m.calls_per_sample:>14}"
+        )
+    print(f"ratio target / reference (medians): {target.median / reference.median:.3g}")
+    return EXIT_OK
+
+
+def _seconds(value: float) -> str:
+    for unit, factor in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if value >= factor:
+            return f"{value / factor:.3g} {unit}"
+    return f"{value / 1e-9:.3g} ns"
+
+
 def _contracts() -> int:
     for contract in CONTRACTS.values():
         status = "implemented" if contract.implemented else "planned"
         print(f"{contract.name:<24}{status:<13}{contract.signature}")
+    return EXIT_OK
+
+
+def _train(args: argparse.Namespace) -> int:
+    import time
+
+    from reference.agents import make_config, resume_config, train
+    from reference.agents.common import ConfigError, NonFiniteError
+
+    try:
+        if args.resume is not None:
+            given = [args.env, args.seed, args.device, args.run_dir, *args.set]
+            if any(option is not None for option in given):
+                raise UsageError("--resume takes the run's own config; only --steps may change")
+            algorithm, config = resume_config(args.resume, args.steps)
+            if args.algorithm not in (None, algorithm):
+                raise UsageError(f"{args.resume} is a {algorithm} run, not {args.algorithm}")
+            run_dir = args.resume
+        elif args.algorithm is None:
+            raise UsageError("name an algorithm (ALGO) or --resume RUN_DIR")
+        else:
+            algorithm = args.algorithm
+            config = make_config(
+                algorithm,
+                env_id=args.env,
+                total_steps=args.steps,
+                seed=args.seed,
+                device=args.device,
+                overrides=args.set,
+            )
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            run_dir = args.run_dir or f"runs/{algorithm}-{config.env_id}-{config.seed}-{stamp}"
+        verb = "resuming" if args.resume else "training"
+        print(f"{verb} {algorithm} on {config.env_id} (seed {config.seed}) -> {run_dir}")
+        try:
+            summary = train(
+                algorithm,
+                config,
+                run_dir,
+                progress=not args.no_progress,
+                resume=args.resume is not None,
+            )
+        except KeyboardInterrupt:
+            print(f"interrupted: checkpoint and metrics saved in {run_dir}", file=sys.stderr)
+            return 130
+        except NonFiniteError as error:
+            print(f"drlspec train: error: {error}", file=sys.stderr)
+            return EXIT_FAILED
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
+    print(
+        f"{summary['steps']} steps in {summary['train_seconds']:.1f}s "
+        f"({summary['steps_per_second']:.0f} steps/s); evaluation over "
+        f"{summary['eval_episodes']} episodes: mean return {summary['eval_mean_return']:.1f} "
+        f"+- {summary['eval_std_return']:.1f}"
+    )
+    return EXIT_OK
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from reference.agents import evaluate_run
+    from reference.agents.common import ConfigError
+
+    if args.episodes < 1:
+        raise UsageError(f"--episodes must be at least 1, got {args.episodes}")
+    try:
+        returns = evaluate_run(args.run_dir, args.episodes, args.seed, f"{args.checkpoint}.pt")
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
+    mean = sum(returns) / len(returns)
+    print(f"{args.run_dir}: mean return {mean:.1f} over {len(returns)} episodes")
     return EXIT_OK
 
 
@@ -129,6 +291,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "contracts":
             return _contracts()
+        if args.command == "bench":
+            return _bench(args)
+        if args.command == "train":
+            return _train(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
         if args.command == "verify":
             if args.max_examples is not None and args.max_examples < 1:
                 raise UsageError(f"--max-examples must be at least 1, got {args.max_examples}")

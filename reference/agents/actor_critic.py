@@ -1,0 +1,135 @@
+"""One-step Actor-Critic: the TD error of a learned critic weights the policy gradient.
+
+Algorithm (seed 2、策略梯度 / :three: Actor-Critic, 核心思想, 损失函数, 梯度, 主要代码; Sutton &
+Barto 2018, section 13.5), on batches of ``num_steps`` steps of ``num_envs`` environments:
+
+1. ``y_t = r_t + gamma (1 - terminated_t) V(s_{t+1})`` by :func:`reference.returns.td_target`,
+   ``V(s_{t+1})`` of the *true* next observation (a truncated step bootstraps; the seed's
+   single ``dones`` mask would not);
+2. critic: minimise ``mean (V(s_t) - y_t)^2`` with ``y_t`` held fixed;
+3. actor: minimise :func:`reference.policy_losses.policy_gradient_loss` of
+   ``log pi(a_t|s_t)`` weighted by the TD error ``delta_t = y_t - V(s_t)`` (detached: the
+   seed's ``td_delta.detach()``).
+
+Each target is one-step (no n-step returns); the batch only averages over ``num_steps * N``
+transitions. Log-probabilities come from ``log_softmax``/``Normal.log_prob``, with integer
+action indices (errata PG3, PG4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from reference.agents.common import (
+    BaseConfig,
+    Run,
+    check_finite,
+    evaluate_policy,
+    restore_rng_state,
+    rng_state,
+    seed_everything,
+    start_environments,
+)
+from reference.agents.ppo import PolicyAgent
+from reference.agents.rollout import RolloutCollector
+from reference.policy_losses import policy_gradient_loss
+from reference.returns import td_target
+
+__all__ = ["Config", "train"]
+
+
+@dataclass
+class Config(BaseConfig):
+    """One-step Actor-Critic hyperparameters (the seed's: lr 1e-3 / 1e-2, gamma 0.98)."""
+
+    total_steps: int = 200_000
+    """environment steps to train for."""
+    num_envs: int = 8
+    """parallel environments."""
+    num_steps: int = 4
+    """steps per environment per update (one-step targets, averaged over the batch)."""
+    actor_lr: float = 1e-3
+    """Adam step size of the policy."""
+    critic_lr: float = 1e-2
+    """Adam step size of the value network."""
+    gamma: float = 0.98
+    """discount factor."""
+    hidden_sizes: tuple[int, ...] = (128,)
+    """hidden widths of the policy and the value network."""
+    activation: str = "relu"
+    """hidden activation: "tanh" or "relu"."""
+    log_std_init: float = 0.0
+    """initial log standard deviation of a Gaussian policy."""
+    max_grad_norm: float = 0.5
+    """gradient-norm clip (0 disables)."""
+
+
+make_agent = PolicyAgent
+
+
+def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> PolicyAgent:
+    """Train one-step Actor-Critic for ``config.total_steps`` steps, logging into ``run``.
+
+    ``resume``: a checkpoint written by this loop; training continues exactly where it stopped.
+    """
+    rng = seed_everything(config.seed)
+    envs, observations, tracker, step = start_environments(config, config.num_envs, resume)
+    agent = PolicyAgent(config, envs.single_observation_space, envs.single_action_space)
+    actor_optimizer = torch.optim.Adam(agent.policy.parameters(), lr=config.actor_lr)
+    critic_optimizer = torch.optim.Adam(agent.value.parameters(), lr=config.critic_lr)
+    collector = RolloutCollector(envs, observations, agent.policy, run, agent.device, tracker)
+
+    if resume is not None:
+        agent.load_state_dict(resume["agent"])
+        actor_optimizer.load_state_dict(resume["actor_optimizer"])
+        critic_optimizer.load_state_dict(resume["critic_optimizer"])
+        restore_rng_state(rng, resume["rng"])
+
+    def snapshot() -> dict[str, Any]:
+        return {
+            **collector.state(),
+            "agent": agent.state_dict(),
+            "actor_optimizer": actor_optimizer.state_dict(),
+            "critic_optimizer": critic_optimizer.state_dict(),
+            "rng": rng_state(rng),
+        }
+
+    def evaluate() -> list[float]:
+        return evaluate_policy(agent.act, config.env_id, config.eval_episodes, config.seed + 10_000)
+
+    while step < config.total_steps:
+        rollout, step = collector.collect(config.num_steps, step)
+        obs = rollout.flat("observations")
+        # 1. One-step TD targets from the true next observations.
+        with torch.no_grad():
+            next_values = agent.value(rollout.flat("next_observations"))
+        targets = td_target(
+            rollout.flat("rewards"), next_values, rollout.flat("terminated"), config.gamma
+        )
+        # 2. Critic regression onto the fixed targets.
+        values = agent.value(obs)
+        critic_loss = (values - targets).pow(2).mean()
+        # 3. Actor: the TD error weights the score function.
+        td_errors = (targets - values).detach()
+        log_probs = agent.policy.log_prob(obs, rollout.flat("actions"))
+        actor_loss = policy_gradient_loss(log_probs, td_errors)
+        check_finite("critic loss", critic_loss, step)
+        check_finite("actor loss", actor_loss, step)
+        for optimizer, loss, module in (
+            (actor_optimizer, actor_loss, agent.policy),
+            (critic_optimizer, critic_loss, agent.value),
+        ):
+            optimizer.zero_grad()
+            loss.backward()
+            if config.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(module.parameters(), config.max_grad_norm)
+            optimizer.step()
+        run.log_update(
+            step, actor_loss=float(actor_loss.detach()), critic_loss=float(critic_loss.detach())
+        )
+        run.tick(step, snapshot, evaluate)
+    envs.close()
+    return agent

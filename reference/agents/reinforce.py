@@ -1,0 +1,150 @@
+"""REINFORCE: Monte Carlo policy gradient, with an optional learned value baseline.
+
+Algorithm (seed 2、策略梯度 / :two: REINFORCE, 主要代码; Williams 1992; Sutton & Barto 2018,
+section 13.3-13.4): play ``episodes_per_update`` whole episodes with ``pi_theta``, then
+
+1. reward-to-go ``G_t = r_t + gamma (1 - done_t) G_{t+1}`` by
+   :func:`reference.returns.discounted_returns`, cut at every episode end. An episode cut by a
+   time limit (truncated) did not end: with a baseline, its last reward gets
+   ``gamma V(s_{T})`` of the true final observation added first, so ``G`` estimates the
+   infinite-horizon return; without one, nothing can stand in for the missing tail;
+2. minimise :func:`reference.policy_losses.policy_gradient_loss` with weights ``G_t`` or
+   ``G_t - V(s_t)`` (baseline: Sutton & Barto, eq. 13.11), and regress ``V`` onto ``G_t``.
+
+The seed accumulates ``-log pi * G`` step by step with one ``backward`` per step (a sum); the
+loss here is the mean over the batch, the same direction with a step size independent of the
+episode length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from reference.agents.common import (
+    BaseConfig,
+    Run,
+    check_finite,
+    evaluate_policy,
+    restore_rng_state,
+    rng_state,
+    seed_everything,
+    start_environments,
+)
+from reference.agents.ppo import PolicyAgent
+from reference.agents.rollout import RolloutCollector
+from reference.policy_losses import policy_gradient_loss
+from reference.returns import discounted_returns
+
+__all__ = ["Config", "train"]
+
+
+@dataclass
+class Config(BaseConfig):
+    """REINFORCE hyperparameters (the seed's lr 1e-3 and gamma 0.98; a baseline by default)."""
+
+    total_steps: int = 200_000
+    """environment steps to train for."""
+    episodes_per_update: int = 4
+    """whole episodes per gradient step."""
+    learning_rate: float = 1e-3
+    """Adam step size of the policy."""
+    value_lr: float = 1e-2
+    """Adam step size of the baseline."""
+    gamma: float = 0.98
+    """discount factor."""
+    baseline: bool = True
+    """subtract a learned V(s_t) from G_t (and bootstrap truncated episodes from it)."""
+    hidden_sizes: tuple[int, ...] = (128,)
+    """hidden widths of the policy and the value network."""
+    activation: str = "relu"
+    """hidden activation: "tanh" or "relu"."""
+    log_std_init: float = 0.0
+    """initial log standard deviation of a Gaussian policy."""
+
+
+make_agent = PolicyAgent
+
+
+def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> PolicyAgent:
+    """Train REINFORCE for ``config.total_steps`` steps, logging into ``run``.
+
+    ``resume``: a checkpoint written by this loop; training continues exactly where it stopped.
+    """
+    rng = seed_everything(config.seed)
+    envs, observations, tracker, step = start_environments(config, 1, resume)
+    agent = PolicyAgent(config, envs.single_observation_space, envs.single_action_space)
+    optimizer = torch.optim.Adam(agent.policy.parameters(), lr=config.learning_rate)
+    value_optimizer = torch.optim.Adam(agent.value.parameters(), lr=config.value_lr)
+    collector = RolloutCollector(envs, observations, agent.policy, run, agent.device, tracker)
+
+    if resume is not None:
+        agent.load_state_dict(resume["agent"])
+        optimizer.load_state_dict(resume["optimizer"])
+        value_optimizer.load_state_dict(resume["value_optimizer"])
+        restore_rng_state(rng, resume["rng"])
+
+    def snapshot() -> dict[str, Any]:
+        return {
+            **collector.state(),
+            "agent": agent.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "value_optimizer": value_optimizer.state_dict(),
+            "rng": rng_state(rng),
+        }
+
+    def evaluate() -> list[float]:
+        return evaluate_policy(agent.act, config.env_id, config.eval_episodes, config.seed + 10_000)
+
+    while step < config.total_steps:
+        # Whole episodes: the one environment is stepped until enough of them have ended.
+        parts, finished = [], 0
+        while finished < config.episodes_per_update:
+            rollout, step = collector.collect(1, step)
+            parts.append(rollout)
+            finished += int((rollout.terminated | rollout.truncated).any())
+        cat = {
+            name: torch.cat([getattr(p, name) for p in parts])
+            for name in ("observations", "actions", "rewards", "terminated", "truncated")
+        }
+        next_observations = torch.cat([p.next_observations for p in parts])
+        obs = cat["observations"].reshape(-1, cat["observations"].shape[-1])
+        rewards = cat["rewards"]
+        dones = cat["terminated"] | cat["truncated"]
+        # 1. Reward-to-go; a truncated episode's tail is bootstrapped from the baseline.
+        if config.baseline:
+            with torch.no_grad():
+                final_values = agent.value(next_observations.reshape(obs.shape)).reshape(
+                    rewards.shape
+                )
+            cut_short = cat["truncated"] & ~cat["terminated"]
+            rewards = rewards + config.gamma * cut_short.to(rewards.dtype) * final_values
+        returns = discounted_returns(rewards, dones, config.gamma).reshape(-1)
+        # 2. Policy gradient with G or G - V(s), and the baseline's regression onto G.
+        log_probs = agent.policy.log_prob(
+            obs, cat["actions"].reshape(-1, *cat["actions"].shape[2:])
+        )
+        metrics: dict[str, float] = {}
+        weights = returns
+        if config.baseline:
+            values = agent.value(obs)
+            weights = returns - values.detach()
+            value_loss = (values - returns).pow(2).mean()
+            check_finite("value loss", value_loss, step)
+            value_optimizer.zero_grad()
+            value_loss.backward()
+            value_optimizer.step()
+            metrics["value_loss"] = float(value_loss.detach())
+        loss = policy_gradient_loss(log_probs, weights)
+        check_finite("loss", loss, step)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        run.log_update(
+            step, loss=float(loss.detach()), mean_return=float(returns.mean()), **metrics
+        )
+        run.tick(step, snapshot, evaluate)
+    envs.close()
+    return agent

@@ -1,0 +1,201 @@
+"""TRPO: a natural-gradient step scaled onto a KL trust region, then a backtracking line search.
+
+Algorithm (seed 2、策略梯度 / :four: TRPO: 策略目标, 泰勒近似, KKT 条件推导, 共轭梯度,
+矩阵 - 向量乘积的梯度表示, 线性搜索, 广义优势估计 GAE, 主要代码; Schulman et al. 2015,
+appendix C), per iteration:
+
+1. collect ``num_steps`` steps of ``num_envs`` environments with ``pi_old``; advantages by
+   :func:`reference.returns.gae` (true next observations: a truncated step bootstraps);
+2. ``g`` = gradient of the surrogate ``L(theta) = mean(exp(log pi_theta - log pi_old) A)`` at
+   ``theta_old``;
+3. ``x ~ F^{-1} g`` by :func:`reference.trust_region.conjugate_gradient`, with ``F v`` the
+   damped Fisher-vector product :func:`reference.trust_region.policy_fisher_vector_product`
+   (the Hessian of the mean ``KL(pi_old || pi_theta)``, by double backward);
+4. the full step :func:`reference.trust_region.kkt_step` puts ``0.5 s^T F s = max_kl``;
+5. :func:`reference.trust_region.line_search` backtracks until the true surrogate improves and
+   the true mean KL is ``<= max_kl`` (or keeps ``theta_old``);
+6. the value network regresses onto the GAE returns ``A + V`` for ``value_epochs`` epochs of
+   minibatches with Adam.
+
+The residual tolerance of CG is relative (``1e-10 * g.g``) so that a small late-training
+gradient is not taken as already solved by ``x = 0`` (see ``conjugate_gradient``). A zero
+gradient (every advantage 0) skips the policy step: no direction exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from reference.agents.common import (
+    BaseConfig,
+    Run,
+    check_finite,
+    evaluate_policy,
+    restore_rng_state,
+    rng_state,
+    seed_everything,
+    start_environments,
+)
+from reference.agents.ppo import PolicyAgent, advantages_and_returns
+from reference.agents.rollout import RolloutCollector
+from reference.trust_region import (
+    conjugate_gradient,
+    flat_grad,
+    flat_params,
+    kkt_step,
+    line_search,
+    policy_fisher_vector_product,
+    set_flat_params,
+)
+
+__all__ = ["Config", "train"]
+
+
+@dataclass
+class Config(BaseConfig):
+    """TRPO hyperparameters (the defaults train on CartPole-v1)."""
+
+    total_steps: int = 100_000
+    """environment steps to train for."""
+    num_envs: int = 8
+    """parallel environments."""
+    num_steps: int = 128
+    """steps per environment per rollout."""
+    gamma: float = 0.99
+    """discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    max_kl: float = 0.01
+    """trust-region size delta (mean KL)."""
+    cg_iters: int = 10
+    """conjugate-gradient iterations."""
+    damping: float = 0.1
+    """Fisher damping: CG solves (F + damping I) x = g."""
+    backtrack: float = 0.8
+    """line-search shrink factor."""
+    max_backtracks: int = 10
+    """line-search candidates."""
+    value_lr: float = 1e-3
+    """Adam step size of the value network."""
+    value_epochs: int = 10
+    """value-regression passes per rollout."""
+    minibatch_size: int = 128
+    """samples per value gradient step."""
+    normalize_advantages: bool = True
+    """standardise the rollout's advantages."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """hidden widths of the policy and the value network."""
+    activation: str = "tanh"
+    """hidden activation: "tanh" or "relu"."""
+    log_std_init: float = 0.0
+    """initial log standard deviation of a Gaussian policy."""
+
+
+make_agent = PolicyAgent
+
+
+def policy_step(agent: PolicyAgent, config: Config, obs, actions, old_log_probs, advantages):
+    """Steps 2-5: surrogate gradient, CG, KKT step, line search. Returns (surrogate, kl)."""
+    policy = agent.policy
+    old_outputs = policy.frozen_outputs(obs)
+
+    def surrogate() -> torch.Tensor:
+        ratio = torch.exp(policy.log_prob(obs, actions) - old_log_probs)
+        return (ratio * advantages).mean()
+
+    gradient = flat_grad(surrogate(), policy)
+    if not bool(gradient.abs().sum() > 0):
+        return 0.0, 0.0
+
+    def fisher(vector: torch.Tensor) -> torch.Tensor:
+        return policy_fisher_vector_product(policy, obs, vector, config.damping)
+
+    direction = conjugate_gradient(
+        fisher, gradient, config.cg_iters, 1e-10 * float(gradient @ gradient)
+    )
+    full_step = kkt_step(direction, fisher(direction), config.max_kl)
+
+    def objective(theta: torch.Tensor) -> torch.Tensor:
+        set_flat_params(policy, theta)
+        with torch.no_grad():
+            return surrogate()
+
+    def mean_kl(theta: torch.Tensor) -> torch.Tensor:
+        set_flat_params(policy, theta)
+        with torch.no_grad():
+            return policy.kl(obs, old_outputs).mean()
+
+    theta_old = flat_params(policy)
+    theta_new = line_search(
+        objective,
+        mean_kl,
+        theta_old,
+        full_step,
+        config.max_kl,
+        config.backtrack,
+        config.max_backtracks,
+    )
+    set_flat_params(policy, theta_new)
+    return float(objective(theta_new)), float(mean_kl(theta_new))
+
+
+def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> PolicyAgent:
+    """Train TRPO for ``config.total_steps`` environment steps, logging into ``run``.
+
+    ``resume``: a checkpoint written by this loop; training continues exactly where it stopped.
+    """
+    rng = seed_everything(config.seed)
+    envs, observations, tracker, step = start_environments(config, config.num_envs, resume)
+    agent = PolicyAgent(config, envs.single_observation_space, envs.single_action_space)
+    value_optimizer = torch.optim.Adam(agent.value.parameters(), lr=config.value_lr)
+    collector = RolloutCollector(envs, observations, agent.policy, run, agent.device, tracker)
+    batch = config.num_envs * config.num_steps
+
+    if resume is not None:
+        agent.load_state_dict(resume["agent"])
+        value_optimizer.load_state_dict(resume["value_optimizer"])
+        restore_rng_state(rng, resume["rng"])
+
+    def snapshot() -> dict[str, Any]:
+        return {
+            **collector.state(),
+            "agent": agent.state_dict(),
+            "value_optimizer": value_optimizer.state_dict(),
+            "rng": rng_state(rng),
+        }
+
+    def evaluate():
+        return evaluate_policy(agent.act, config.env_id, config.eval_episodes, config.seed + 10_000)
+
+    while step < config.total_steps:
+        # 1. Rollout and GAE.
+        rollout, step = collector.collect(config.num_steps, step)
+        advantages, returns = advantages_and_returns(
+            agent, rollout, config.gamma, config.gae_lambda
+        )
+        advantages, returns = advantages.reshape(-1), returns.reshape(-1)
+        if config.normalize_advantages and advantages.numel() > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        obs, actions = rollout.flat("observations"), rollout.flat("actions")
+        # 2-5. The trust-region policy step.
+        surrogate, kl = policy_step(
+            agent, config, obs, actions, rollout.flat("log_probs"), advantages
+        )
+        check_finite("surrogate", surrogate, step)
+        # 6. Value regression onto the GAE returns.
+        for _ in range(config.value_epochs):
+            order = torch.from_numpy(rng.permutation(batch)).to(agent.device)
+            for start in range(0, batch, config.minibatch_size):
+                index = order[start : start + config.minibatch_size]
+                value_loss = (agent.value(obs[index]) - returns[index]).pow(2).mean()
+                check_finite("value loss", value_loss, step)
+                value_optimizer.zero_grad()
+                value_loss.backward()
+                value_optimizer.step()
+        run.log_update(step, surrogate=surrogate, kl=kl, value_loss=float(value_loss.detach()))
+        run.tick(step, snapshot, evaluate)
+    envs.close()
+    return agent
