@@ -1,0 +1,809 @@
+"""Benchmark cases for every contract, and interleaved timing of a target against the reference.
+
+One place defines the representative inputs of each contract (``CASES``):
+``drlspec bench`` and the pytest-benchmark suite (``regression/benchmarks``)
+both take their inputs from here, so a figure in the regression table and one
+printed by ``drlspec bench`` are measured on the same data.
+
+A case makes its inputs deterministically (a fixed seed) in a given dtype:
+float32 for timing (what the agents train with), float64 for the check that
+the target's answer is the reference's (so the check measures the target's
+error, not the reference's). Before anything is timed, ``bench`` runs the
+target once on the float32 inputs and compares its output with the
+reference's on the float64 ones: no prize for a fast wrong answer.
+
+Timing (:func:`compare`): both callables are warmed up, each is calibrated to
+a number of calls per sample that takes at least ``MIN_SAMPLE_SECONDS``, and
+the samples are then taken alternately (target, reference, reference,
+target, ...), so that load from other processes lands on both alike. The
+result is the median time per call, its interquartile range, and the ratio
+of the medians.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from reference.contracts import Contract, get_contract
+from reference.harness.target import UsageError, _from_backend, _to_backend, load_object
+
+__all__ = [
+    "CASES",
+    "BenchCase",
+    "Measurement",
+    "Prepared",
+    "cases_of",
+    "check_output",
+    "compare",
+    "find_case",
+    "prepare",
+]
+
+MIN_SAMPLE_SECONDS = 2e-3  # a sample shorter than this is dominated by timer resolution and noise
+SEED = 20240611
+
+
+def _randn(*shape: int, dtype: torch.dtype, generator: torch.Generator) -> torch.Tensor:
+    # Always drawn in float64 and then cast, so the float32 and float64 inputs are
+    # the same numbers up to rounding.
+    return torch.randn(*shape, generator=generator, dtype=torch.float64).to(dtype)
+
+
+def _rand(*shape: int, dtype: torch.dtype, generator: torch.Generator) -> torch.Tensor:
+    return torch.rand(*shape, generator=generator, dtype=torch.float64).to(dtype)
+
+
+def _flags(*shape: int, rate: float, generator: torch.Generator) -> torch.Tensor:
+    return torch.rand(*shape, generator=generator, dtype=torch.float64) < rate
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A target made ready to time: ``call()`` does the timed work; ``observe()`` its output."""
+
+    call: Callable[[], Any]
+    observe: Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    """One contract at one representative size.
+
+    ``make(dtype, generator)`` returns the positional arguments (for a class
+    contract: the arguments of the workload, see :func:`_prepare_sum_tree`).
+    ``scale(args)`` is the magnitude the check's tolerance is relative to
+    (``None``: the largest ``|expected|``, as in ``assert_close``).
+    """
+
+    contract: str
+    size: str
+    description: str
+    make: Callable[[torch.dtype, torch.Generator], tuple]
+    scale: Callable[[tuple], float] | None = None
+    default: bool = False
+    # The sum tree (a class contract): which workload to time (see _prepare_sum_tree).
+    workload: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.contract}[{self.size}]"
+
+    def inputs(self, dtype: torch.dtype = torch.float32) -> tuple:
+        generator = torch.Generator().manual_seed(SEED)
+        return self.make(dtype, generator)
+
+
+# ---------------------------------------------------------------------------
+# Returns and advantages
+# ---------------------------------------------------------------------------
+
+
+def _returns_inputs(steps: int, envs: int) -> Callable[[torch.dtype, torch.Generator], tuple]:
+    def make(dtype: torch.dtype, g: torch.Generator) -> tuple:
+        return (
+            _randn(steps, envs, dtype=dtype, generator=g),
+            _flags(steps, envs, rate=0.01, generator=g),
+            0.99,
+        )
+
+    return make
+
+
+def _gae_inputs(steps: int, envs: int) -> Callable[[torch.dtype, torch.Generator], tuple]:
+    def make(dtype: torch.dtype, g: torch.Generator) -> tuple:
+        return (
+            _randn(steps, envs, dtype=dtype, generator=g),  # rewards
+            _randn(steps, envs, dtype=dtype, generator=g),  # values
+            _randn(steps, envs, dtype=dtype, generator=g),  # next_values
+            _flags(steps, envs, rate=0.005, generator=g),  # terminated
+            _flags(steps, envs, rate=0.002, generator=g),  # truncated
+            0.99,
+            0.95,
+        )
+
+    return make
+
+
+def _gae_scale(args: tuple) -> float:
+    # |A_t| <= sum_l (gamma*lam)^l |delta_{t+l}|, |delta| <= |r| + |V'| + |V|.
+    rewards, values, next_values, *_rest, gamma, lam = args
+    largest_delta = float((rewards.abs() + values.abs() + next_values.abs()).max())
+    return largest_delta / (1.0 - gamma * lam)
+
+
+def _returns_scale(args: tuple) -> float:
+    rewards, _dones, gamma = args
+    return float(rewards.abs().max()) / (1.0 - gamma)
+
+
+def _td_target_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    batch = 4096
+    return (
+        _randn(batch, dtype=dtype, generator=g),
+        _randn(batch, dtype=dtype, generator=g),
+        _flags(batch, rate=0.05, generator=g),
+        0.99,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Value-based
+# ---------------------------------------------------------------------------
+
+_BATCH_Q, _ACTIONS = 256, 18  # a DQN minibatch on Atari's full action set
+
+
+def _dqn_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    return (
+        _randn(_BATCH_Q, dtype=dtype, generator=g),
+        _randn(_BATCH_Q, _ACTIONS, dtype=dtype, generator=g),
+        _flags(_BATCH_Q, rate=0.05, generator=g),
+        0.99,
+    )
+
+
+def _double_dqn_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    return (
+        _randn(_BATCH_Q, dtype=dtype, generator=g),
+        _randn(_BATCH_Q, _ACTIONS, dtype=dtype, generator=g),
+        _randn(_BATCH_Q, _ACTIONS, dtype=dtype, generator=g),
+        _flags(_BATCH_Q, rate=0.05, generator=g),
+        0.99,
+    )
+
+
+def _dueling_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    return (
+        _randn(_BATCH_Q, 1, dtype=dtype, generator=g),
+        _randn(_BATCH_Q, _ACTIONS, dtype=dtype, generator=g),
+        "mean",
+    )
+
+
+# ---------------------------------------------------------------------------
+# Prioritized replay
+# ---------------------------------------------------------------------------
+
+_CAPACITY, _SAMPLES = 1_000_000, 256
+
+
+def _per_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    return (_rand(_CAPACITY, dtype=dtype, generator=g) * 10 + 1e-6, 0.6)
+
+
+def _importance_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    probabilities = (_rand(_SAMPLES, dtype=dtype, generator=g) + 0.01) * (2.0 / _CAPACITY)
+    return (probabilities, _CAPACITY, 0.4)
+
+
+def _sum_tree_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    """``(capacity, priorities[capacity], prefix_sums[K], indices[K], new_priorities[K])``.
+
+    The prefix sums are drawn as fractions of the total (scaled when the
+    workload runs); the indices of the update-only workload are distinct.
+    """
+    priorities = _rand(_CAPACITY, dtype=torch.float64, generator=g) * 10 + 1e-3
+    fractions = _rand(_SAMPLES, dtype=torch.float64, generator=g)
+    indices = torch.randperm(_CAPACITY, generator=g)[:_SAMPLES]
+    new_priorities = _rand(_SAMPLES, dtype=torch.float64, generator=g) * 10 + 1e-3
+    return (_CAPACITY, priorities, fractions, indices, new_priorities)
+
+
+# ---------------------------------------------------------------------------
+# Policy losses and distributions
+# ---------------------------------------------------------------------------
+
+_BATCH_PG = 4096  # a PPO minibatch
+
+
+def _pg_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    log_probs = (-_rand(_BATCH_PG, dtype=dtype, generator=g) * 3).requires_grad_()
+    return (log_probs, _randn(_BATCH_PG, dtype=dtype, generator=g))
+
+
+def _ppo_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    old = -_rand(_BATCH_PG, dtype=dtype, generator=g) * 3
+    new = old + 0.2 * _randn(_BATCH_PG, dtype=dtype, generator=g)
+    return (new.requires_grad_(), old, _randn(_BATCH_PG, dtype=dtype, generator=g), 0.2)
+
+
+def _kl_penalty_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    new, old, advantages, _ = _ppo_inputs(dtype, g)
+    kl = _rand(_BATCH_PG, dtype=dtype, generator=g) * 0.05
+    return (new, old, advantages, kl, 1.0)
+
+
+def _categorical_kl_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    return (
+        _randn(_BATCH_PG, _ACTIONS, dtype=dtype, generator=g),
+        _randn(_BATCH_PG, _ACTIONS, dtype=dtype, generator=g),
+    )
+
+
+def _gaussian_kl_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    dims = 6  # a MuJoCo-sized action space
+    return (
+        _randn(_BATCH_PG, dims, dtype=dtype, generator=g),
+        _rand(_BATCH_PG, dims, dtype=dtype, generator=g) + 0.1,
+        _randn(_BATCH_PG, dims, dtype=dtype, generator=g),
+        _rand(_BATCH_PG, dims, dtype=dtype, generator=g) + 0.1,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Trust region
+# ---------------------------------------------------------------------------
+
+_FLAT = 10_000
+
+
+def _fisher_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    """The Fisher-vector product of a 2x64 MLP softmax policy on 2048 states (TRPO's inner step)."""
+    from reference.policies import CategoricalPolicy
+
+    states, obs_dim, actions = 2048, 8, 4
+    torch_state = torch.random.get_rng_state()
+    torch.manual_seed(SEED)  # nn.Linear initialises from the global generator
+    policy = CategoricalPolicy(obs_dim, actions, (64, 64)).to(torch.float64)
+    torch.random.set_rng_state(torch_state)
+    with torch.no_grad():
+        for parameter in policy.parameters():
+            parameter.copy_(_randn(*parameter.shape, dtype=torch.float64, generator=g) * 0.3)
+    policy = policy.to(dtype)
+    observations = _randn(states, obs_dim, dtype=dtype, generator=g)
+    old_logits = policy.frozen_outputs(observations)
+    params = list(policy.parameters())
+    size = sum(p.numel() for p in params)
+
+    def mean_kl() -> torch.Tensor:
+        return policy.kl(observations, old_logits).mean()
+
+    return (mean_kl, params, _randn(size, dtype=dtype, generator=g))
+
+
+def _cg_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    # A cheap SPD operator (diagonal, condition number 10): the benchmark measures CG's own work.
+    diagonal = 1.0 + 9.0 * _rand(_FLAT, dtype=dtype, generator=g)
+
+    def matvec(v: torch.Tensor) -> torch.Tensor:
+        return diagonal * v
+
+    # residual_tol 0: all 10 iterations run.
+    return (matvec, _randn(_FLAT, dtype=dtype, generator=g), 10, 0.0)
+
+
+def _kkt_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    direction = _randn(_FLAT, dtype=dtype, generator=g)
+    curvature = 1.0 + 9.0 * _rand(_FLAT, dtype=dtype, generator=g)
+    return (direction, curvature * direction, 0.01)
+
+
+def _line_search_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    params = _randn(_FLAT, dtype=dtype, generator=g)
+    optimum = params + 0.01 * _randn(_FLAT, dtype=dtype, generator=g)
+    curvature = 1.0 + 9.0 * _rand(_FLAT, dtype=dtype, generator=g)
+
+    def objective(theta: torch.Tensor) -> torch.Tensor:
+        return -((theta - optimum) ** 2).sum()
+
+    def kl(theta: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (curvature * (theta - params) ** 2).sum()
+
+    # Sixteen times the step to the optimum: the search backtracks four times.
+    full_step = 16 * (optimum - params)
+    return (objective, kl, params, full_step, 0.01, 0.5, 10)
+
+
+def _scalar_kl_beta_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    return (1.0, 0.05, 0.01)
+
+
+CASES: list[BenchCase] = [
+    BenchCase(
+        "discounted_returns",
+        "T2048xN8",
+        "a PPO rollout: 2048 steps of 8 envs",
+        _returns_inputs(2048, 8),
+        _returns_scale,
+        default=True,
+    ),
+    BenchCase(
+        "discounted_returns",
+        "T1000000xN1",
+        "one long stream of a million steps",
+        _returns_inputs(1_000_000, 1),
+        _returns_scale,
+    ),
+    BenchCase("td_target", "B4096", "a batch of 4096", _td_target_inputs, default=True),
+    BenchCase(
+        "gae",
+        "T2048xN8",
+        "a PPO rollout: 2048 steps of 8 envs",
+        _gae_inputs(2048, 8),
+        _gae_scale,
+        default=True,
+    ),
+    BenchCase(
+        "gae",
+        "T1000000xN1",
+        "one long stream of a million steps",
+        _gae_inputs(1_000_000, 1),
+        _gae_scale,
+    ),
+    BenchCase("dqn_target", "B256xA18", "a DQN minibatch", _dqn_inputs, default=True),
+    BenchCase("double_dqn_target", "B256xA18", "a DQN minibatch", _double_dqn_inputs, default=True),
+    BenchCase(
+        "dueling_aggregate", "B256xA18", "a DQN minibatch, mode mean", _dueling_inputs, default=True
+    ),
+    BenchCase("per_probabilities", "N1000000", "a full 1e6 buffer", _per_inputs, default=True),
+    BenchCase(
+        "importance_weights",
+        "B256",
+        "256 samples of a 1e6 buffer",
+        _importance_inputs,
+        default=True,
+    ),
+    BenchCase(
+        "sum_tree",
+        "C1000000xK256-both",
+        "capacity 1e6: find 256 prefix sums, then update the found leaves",
+        _sum_tree_inputs,
+        default=True,
+        workload="both",
+    ),
+    BenchCase(
+        "sum_tree",
+        "C1000000xK256-sample",
+        "capacity 1e6: find 256 prefix sums",
+        _sum_tree_inputs,
+        workload="sample",
+    ),
+    BenchCase(
+        "sum_tree",
+        "C1000000xK256-update",
+        "capacity 1e6: update 256 distinct leaves",
+        _sum_tree_inputs,
+        workload="update",
+    ),
+    BenchCase("policy_gradient_loss", "B4096", "a minibatch of 4096", _pg_inputs, default=True),
+    BenchCase("ppo_clip_objective", "B4096", "a minibatch of 4096", _ppo_inputs, default=True),
+    BenchCase(
+        "kl_penalty_objective", "B4096", "a minibatch of 4096", _kl_penalty_inputs, default=True
+    ),
+    BenchCase(
+        "adapt_kl_beta", "scalar", "one update of beta", _scalar_kl_beta_inputs, default=True
+    ),
+    BenchCase(
+        "categorical_kl",
+        "B4096xA18",
+        "4096 states, 18 actions",
+        _categorical_kl_inputs,
+        default=True,
+    ),
+    BenchCase(
+        "gaussian_kl", "B4096xK6", "4096 states, 6 action dims", _gaussian_kl_inputs, default=True
+    ),
+    BenchCase(
+        "hessian_vector_product",
+        "MLP2x64-S2048",
+        "Fisher-vector product of a 2x64 MLP softmax policy on 2048 states",
+        _fisher_inputs,
+        default=True,
+    ),
+    BenchCase(
+        "conjugate_gradient",
+        "D10000-I10",
+        "D = 10,000, diagonal matvec, 10 iterations",
+        _cg_inputs,
+        default=True,
+    ),
+    BenchCase("kkt_step", "D10000", "D = 10,000", _kkt_inputs, default=True),
+    BenchCase(
+        "line_search", "D10000", "D = 10,000, four backtracks", _line_search_inputs, default=True
+    ),
+]
+
+
+def cases_of(contract: str) -> list[BenchCase]:
+    """The benchmark cases of ``contract``, the default size first."""
+    found = [c for c in CASES if c.contract == contract]
+    return sorted(found, key=lambda c: not c.default)
+
+
+def find_case(contract: str, size: str | None) -> BenchCase:
+    """The case of ``contract`` at ``size`` (default: its default size); ``UsageError`` if none."""
+    found = cases_of(contract)
+    if not found:
+        raise UsageError(f"contract {contract} has no benchmark case")
+    if size is None:
+        return found[0]
+    for case in found:
+        if case.size == size:
+            return case
+    sizes = ", ".join(c.size for c in found)
+    raise UsageError(f"contract {contract} has no size {size!r}; sizes: {sizes}")
+
+
+# ---------------------------------------------------------------------------
+# Making a target ready to time
+# ---------------------------------------------------------------------------
+
+
+def _fresh(args: tuple) -> tuple:
+    """Tensors that take gradients get a fresh leaf, so no call sees another's graph."""
+    return tuple(
+        a.detach().requires_grad_() if isinstance(a, torch.Tensor) and a.requires_grad else a
+        for a in args
+    )
+
+
+def prepare(case: BenchCase, obj: Any, backend: str = "torch", dtype: Any = torch.float32):
+    """``obj`` (a function or, for a class contract, the class) made ready to time on ``case``."""
+    args = case.inputs(dtype)
+    if case.workload is not None:
+        return _prepare_sum_tree(case.workload, obj, backend, args)
+    converted = _to_backend(_fresh(args), backend)
+
+    def call() -> Any:
+        return obj(*converted)
+
+    return Prepared(call, lambda: _from_backend(obj(*_to_backend(_fresh(args), backend))))
+
+
+def _prepare_sum_tree(workload: str, cls: Any, backend: str, args: tuple) -> Prepared:
+    """A tree of capacity 1e6 filled with the case's priorities (not timed), and its workload.
+
+    ``sample``: find 256 prefix sums. ``update``: write 256 distinct leaves.
+    ``both``: find, then write new priorities at the leaves found (what a
+    prioritized replay step does). ``observe`` runs the workload once on a
+    freshly filled tree and returns ``(found, total, get(touched))``.
+    """
+    capacity, priorities, fractions, indices, new_priorities = args
+
+    def filled() -> Any:
+        tree = cls(capacity)
+        tree.update(*_to_backend((torch.arange(capacity), priorities), backend))
+        return tree
+
+    tree = filled()
+    fractions_b, indices_b, new_priorities_b = _to_backend(
+        (fractions, indices, new_priorities), backend
+    )
+
+    # The prefix sums scale with the current total, as a prioritized replay's sampling does:
+    # repeated "both" workloads change the total.
+    def sample(tree: Any) -> Any:
+        return tree.find(fractions_b * float(tree.total()))
+
+    def update(tree: Any) -> Any:
+        tree.update(indices_b, new_priorities_b)
+        return indices_b
+
+    def both(tree: Any) -> Any:
+        found = tree.find(fractions_b * float(tree.total()))
+        tree.update(found, new_priorities_b)
+        return found
+
+    run = {"sample": sample, "update": update, "both": both}[workload]
+
+    def observe() -> tuple:
+        fresh_tree = filled()
+        touched = _from_backend(run(fresh_tree))
+        total = float(_from_backend(fresh_tree.total()))
+        got = _from_backend(fresh_tree.get(_to_backend(touched, backend)))
+        return workload, touched, total, got
+
+    return Prepared(lambda: run(tree), observe)
+
+
+# ---------------------------------------------------------------------------
+# The check: the target's output is the reference's
+# ---------------------------------------------------------------------------
+
+
+def _outputs(value: Any) -> list[torch.Tensor]:
+    """A result as a list of tensors (a scalar, a tensor, or a float)."""
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _outputs(v)]
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(value)
+    if isinstance(value, (int, float, np.generic)):
+        value = torch.tensor(float(value), dtype=torch.float64)
+    if not isinstance(value, torch.Tensor):
+        raise AssertionError(f"expected a tensor or a number, got {type(value).__name__}")
+    return [value.detach()]
+
+
+def check_output(case: BenchCase, actual: Any, expected: Any) -> None:
+    """``actual`` (the target on float32 inputs) is ``expected`` (the reference on float64 ones).
+
+    Function contracts: within ``FLOAT32_RTOL`` of the case's scale (the
+    float32 tolerance of properties/assertions.py). The sum tree is checked
+    against the contract's meaning instead, with exact sums (see
+    :func:`_check_sum_tree`): two correct trees may break a tie differently.
+    Raises ``AssertionError`` saying what differed.
+    """
+    from properties.assertions import assert_close
+
+    if case.workload is not None:
+        _check_sum_tree(case, actual)
+        return
+    actual_list, expected_list = _outputs(actual), _outputs(expected)
+    if len(actual_list) != len(expected_list):
+        raise AssertionError(f"{len(actual_list)} outputs, expected {len(expected_list)}")
+    scale = case.scale(case.inputs(torch.float64)) if case.scale else None
+    for position, (a, e) in enumerate(zip(actual_list, expected_list, strict=True)):
+        what = f"{case.name} output" + (f" {position}" if len(actual_list) > 1 else "")
+        assert_close(a, e, what=what, scale=scale)
+
+
+def _check_sum_tree(case: BenchCase, observed: tuple) -> None:
+    """The workload's results against exact (``math.fsum``/cumsum in float64) sums.
+
+    Tolerances: a float32 tree of depth 20 sums each node once from its two
+    children, so a node errs by at most ``20 * 2**-24`` of the total
+    (``1.2e-6``); ``find`` compares ``u`` with at most ``2 * 20 + 1`` such
+    sums. We allow ``(2 * depth + 1) * 2**-24 * total``, a few leaves' width at
+    this capacity: the check refuses a descent that goes astray, not an
+    off-by-one at a boundary (the property suite pins that on small trees).
+    """
+    workload, touched, total, got = observed
+    capacity, priorities, fractions, indices, new_priorities = case.inputs(torch.float64)
+    depth = max(1, math.ceil(math.log2(capacity)))
+    exact_total = math.fsum(priorities.tolist())
+    slack = (2 * depth + 1) * 2.0**-24 * exact_total
+    touched = torch.as_tensor(touched).to(torch.int64).reshape(-1)
+    got = torch.as_tensor(got).to(torch.float64).reshape(-1)
+    if workload in ("sample", "both"):
+        prefix_sums = fractions * exact_total
+        cumulative = torch.cumsum(priorities, 0)
+        if touched.shape != prefix_sums.shape:
+            raise AssertionError(f"find returned shape {list(touched.shape)}, expected [256]")
+        if bool(((touched < 0) | (touched >= capacity)).any()):
+            raise AssertionError("find returned an index outside [0, capacity)")
+        upper = cumulative[touched]
+        lower = upper - priorities[touched]
+        outside = (prefix_sums < lower - slack) | (prefix_sums > upper + slack)
+        if bool(outside.any()):
+            k = int(outside.nonzero()[0])
+            raise AssertionError(
+                f"find({float(prefix_sums[k])!r}) returned leaf {int(touched[k])} whose "
+                f"interval is [{float(lower[k])!r}, {float(upper[k])!r}]"
+            )
+    written = new_priorities if workload != "sample" else priorities[touched]
+    if workload == "update":
+        touched_expected = indices
+        if not torch.equal(touched, touched_expected):
+            raise AssertionError("update workload touched other leaves")
+    # Last write wins; with repeated found leaves the last of them is what get returns.
+    last = {int(i): float(p) for i, p in zip(touched.tolist(), written.tolist(), strict=True)}
+    expected_got = torch.tensor([last[int(i)] for i in touched.tolist()], dtype=torch.float64)
+    if got.shape != expected_got.shape or not torch.allclose(
+        got, expected_got, rtol=2.0**-23, atol=0.0
+    ):
+        raise AssertionError("get() after the workload differs from what was last written")
+    final = priorities.clone()
+    final[torch.tensor(list(last), dtype=torch.int64)] = torch.tensor(
+        list(last.values()), dtype=torch.float64
+    )
+    exact_final = math.fsum(final.tolist())
+    if abs(total - exact_final) > (depth + 1) * 2.0**-24 * exact_final:
+        raise AssertionError(f"total() is {total!r}, the leaves sum to {exact_final!r}")
+
+
+# ---------------------------------------------------------------------------
+# Interleaved timing
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Seconds per call of one callable: the samples, their median and interquartile range."""
+
+    name: str
+    samples: tuple[float, ...]
+    calls_per_sample: int
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def iqr(self) -> float:
+        if len(self.samples) < 4:
+            return max(self.samples) - min(self.samples)
+        quartiles = statistics.quantiles(self.samples, n=4)
+        return quartiles[2] - quartiles[0]
+
+
+def _calls_per_sample(function: Callable[[], Any]) -> int:
+    calls = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(calls):
+            function()
+        if time.perf_counter() - start >= MIN_SAMPLE_SECONDS or calls >= 1 << 20:
+            return calls
+        calls *= 2
+
+
+def _sample(function: Callable[[], Any], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        function()
+    return (time.perf_counter() - start) / calls
+
+
+def compare(
+    functions: dict[str, Callable[[], Any]],
+    *,
+    seconds: float = 2.0,
+    min_rounds: int = 5,
+    max_rounds: int = 200,
+    warmup: int = 3,
+) -> list[Measurement]:
+    """Time the callables side by side: warm up, calibrate, then sample them in alternating order.
+
+    Each round takes one sample of every callable, in an order that reverses
+    every round, so that neither is always first after a pause. Rounds run
+    until ``seconds`` have passed (at least ``min_rounds``).
+    """
+    names = list(functions)
+    for function in functions.values():
+        for _ in range(warmup):
+            start = time.perf_counter()
+            function()
+            if time.perf_counter() - start > seconds / 4:
+                break  # a slow call is warm after one run; more would only cost time
+    calls = {name: _calls_per_sample(functions[name]) for name in names}
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < max_rounds and (rounds < min_rounds or time.perf_counter() - start < seconds):
+        order = names if rounds % 2 == 0 else names[::-1]
+        for name in order:
+            samples[name].append(_sample(functions[name], calls[name]))
+        rounds += 1
+    return [Measurement(name, tuple(samples[name]), calls[name]) for name in names]
+
+
+def load_target(contract: Contract, spec: str | None) -> Any:
+    """The object named by ``spec`` (default: the reference)."""
+    return load_object(spec or contract.reference)
+
+
+def bench(
+    contract_name: str,
+    target_spec: str,
+    *,
+    size: str | None = None,
+    backend: str = "torch",
+    seconds: float = 2.0,
+) -> tuple[BenchCase, Measurement, Measurement]:
+    """Check ``target_spec`` against the reference on ``contract_name``'s case, then time both.
+
+    Raises ``UsageError`` for a wrong name, ``AssertionError`` when the
+    target's output differs from the reference's.
+    """
+    try:
+        contract = get_contract(contract_name)
+    except KeyError as error:
+        raise UsageError(error.args[0]) from None
+    if backend not in contract.backends:
+        allowed = ", ".join(contract.backends)
+        raise UsageError(f"contract {contract.name} supports backend {allowed}, not {backend!r}")
+    case = find_case(contract.name, size)
+    target = load_target(contract, target_spec)
+    reference = load_target(contract, None)
+    if contract.kind == "class" and not isinstance(target, type):
+        raise UsageError(f"{target_spec} must be a class for contract {contract.name}")
+    if not callable(target):
+        raise UsageError(f"{target_spec} is not callable")
+
+    prepared_target = prepare(case, target, backend)
+    prepared_reference = prepare(case, reference)
+    try:
+        actual = prepared_target.observe()
+    except Exception as error:
+        raise AssertionError(f"the target raised {type(error).__name__}: {error}") from error
+    expected = None
+    if case.workload is None:
+        expected = prepare(case, reference, dtype=torch.float64).observe()
+    check_output(case, actual, expected)
+    measured = compare(
+        {"target": prepared_target.call, "reference": prepared_reference.call}, seconds=seconds
+    )
+    return case, measured[0], measured[1]
+
+
+# ---------------------------------------------------------------------------
+# The yardstick: a fixed workload that makes benchmark results machine-independent
+# ---------------------------------------------------------------------------
+
+# What the yardstick took on the machine the baseline was recorded on (2-core CI-class
+# x86_64, torch CPU, one thread). yardstick_clock runs at real speed there.
+YARDSTICK_NOMINAL_SECONDS = 1.75e-3
+
+
+def yardstick() -> float:
+    """One run of the yardstick workload: what the kernels do, in miniature.
+
+    A Python loop of small torch operations (the overhead-bound regime of
+    most kernels at these sizes), a float32 elementwise pass over a
+    million-element tensor (the memory-bound regime) and a numpy sort (plain
+    compiled code). Returns a value so that nothing is optimised away.
+    """
+    generator = torch.Generator().manual_seed(SEED)
+    rows = torch.randn(64, 8, generator=generator)
+    carry = torch.zeros(8)
+    for t in range(64):
+        carry = rows[t] + 0.95 * carry
+    stream = torch.randn(1 << 18, generator=generator)
+    stream = torch.exp(-stream.abs()) * stream + 1.0
+    keys = np.sort(stream.numpy()[: 1 << 14])
+    return float(carry.sum()) + float(stream[0]) + float(keys[0])
+
+
+_yardstick_scale: float | None = None
+
+
+def yardstick_seconds(runs: int = 41) -> float:
+    """The median time of the yardstick on this machine, now (after warm-up)."""
+    for _ in range(3):
+        yardstick()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        yardstick()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def calibrate_yardstick(runs: int = 101) -> float:
+    """Measure the yardstick now and fix ``yardstick_clock``'s scale; returns the seconds."""
+    global _yardstick_scale
+    seconds = yardstick_seconds(runs)
+    _yardstick_scale = YARDSTICK_NOMINAL_SECONDS / seconds
+    return seconds
+
+
+def yardstick_clock() -> float:
+    """``time.perf_counter()`` in yardstick units: seconds on a machine where the yardstick
+    takes ``YARDSTICK_NOMINAL_SECONDS``.
+
+    pytest-benchmark's ``--benchmark-timer`` (see ``tox -e bench``): every
+    stored time is then a ratio to the yardstick (regression/benchmarks/conftest.py
+    re-measures it before each benchmark), so a baseline recorded on one
+    machine can be compared on a slower or faster, or busier, one.
+    """
+    if _yardstick_scale is None:
+        calibrate_yardstick()
+    return time.perf_counter() * _yardstick_scale
