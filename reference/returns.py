@@ -96,12 +96,8 @@ def discounted_returns(
     one episode per update, so no cut is needed there; see docs/errata.md).
     Paper: Williams (1992); Sutton & Barto (2018), eq. 3.9.
     """
-    check_floating("rewards", rewards)
-    check_shape("rewards", rewards, ["T", "N"])
-    steps, envs = rewards.shape
-    check_flags("dones", dones, [steps, envs])
-    check_same_device(rewards=rewards, dones=dones)
-    gamma = check_unit_interval("gamma", gamma)
+    gamma = check_discounted_returns_arguments(rewards, dones, gamma)
+    steps = rewards.shape[0]
 
     # The per-step discount folds the episode cut in (rlax's ``discount_t``).
     discount = gamma * (1.0 - dones.to(rewards.dtype))
@@ -169,6 +165,46 @@ def gae(
     "High-Dimensional Continuous Control Using Generalized Advantage
     Estimation", eq. 16.
     """
+    gamma, lam = check_gae_arguments(
+        rewards, values, next_values, terminated, truncated, gamma, lam
+    )
+    steps, envs = rewards.shape
+
+    # One place for the TD error: the one-step target, on the flattened batch.
+    targets = td_target(rewards.reshape(-1), next_values.reshape(-1), terminated.reshape(-1), gamma)
+    deltas = targets.reshape(steps, envs) - values.to(rewards.dtype)
+    episode_ends = terminated.bool() | truncated.bool()
+    trace_decay = gamma * lam * (~episode_ends).to(rewards.dtype)
+    advantages = torch.empty_like(deltas)
+    next_advantage = torch.zeros_like(deltas[0])  # A_T = 0
+    for t in reversed(range(steps)):
+        next_advantage = deltas[t] + trace_decay[t] * next_advantage
+        advantages[t] = next_advantage
+    return advantages
+
+
+def check_discounted_returns_arguments(
+    rewards: torch.Tensor, dones: torch.Tensor, gamma: float
+) -> float:
+    """Entry checks of :func:`discounted_returns` (shared with its fast kernel); returns gamma."""
+    check_floating("rewards", rewards)
+    check_shape("rewards", rewards, ["T", "N"])
+    steps, envs = rewards.shape
+    check_flags("dones", dones, [steps, envs])
+    check_same_device(rewards=rewards, dones=dones)
+    return check_unit_interval("gamma", gamma)
+
+
+def check_gae_arguments(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    next_values: torch.Tensor,
+    terminated: torch.Tensor,
+    truncated: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> tuple[float, float]:
+    """Entry checks of :func:`gae` (shared with its fast kernel); returns ``(gamma, lam)``."""
     check_floating("rewards", rewards)
     check_shape("rewards", rewards, ["T", "N"])
     steps, envs = rewards.shape
@@ -185,17 +221,4 @@ def gae(
         terminated=terminated,
         truncated=truncated,
     )
-    gamma = check_unit_interval("gamma", gamma)
-    lam = check_unit_interval("lam", lam)
-
-    # One place for the TD error: the one-step target, on the flattened batch.
-    targets = td_target(rewards.reshape(-1), next_values.reshape(-1), terminated.reshape(-1), gamma)
-    deltas = targets.reshape(steps, envs) - values.to(rewards.dtype)
-    episode_ends = terminated.bool() | truncated.bool()
-    trace_decay = gamma * lam * (~episode_ends).to(rewards.dtype)
-    advantages = torch.empty_like(deltas)
-    next_advantage = torch.zeros_like(deltas[0])  # A_T = 0
-    for t in reversed(range(steps)):
-        next_advantage = deltas[t] + trace_decay[t] * next_advantage
-        advantages[t] = next_advantage
-    return advantages
+    return check_unit_interval("gamma", gamma), check_unit_interval("lam", lam)

@@ -17,10 +17,6 @@ import torch
 
 from reference import returns
 from reference._checks import (
-    check_flags,
-    check_floating,
-    check_same_device,
-    check_shape,
     check_unit_interval,
 )
 
@@ -105,24 +101,9 @@ def gae(
         gamma = check_unit_interval("gamma", gamma)
         lam = check_unit_interval("lam", lam)
         return _compiled(rewards, values, next_values, terminated, truncated, gamma, lam)
-    check_floating("rewards", rewards)
-    check_shape("rewards", rewards, ["T", "N"])
-    steps, envs = rewards.shape
-    check_floating("values", values)
-    check_shape("values", values, [steps, envs])
-    check_floating("next_values", next_values)
-    check_shape("next_values", next_values, [steps, envs])
-    check_flags("terminated", terminated, [steps, envs])
-    check_flags("truncated", truncated, [steps, envs])
-    check_same_device(
-        rewards=rewards,
-        values=values,
-        next_values=next_values,
-        terminated=terminated,
-        truncated=truncated,
+    gamma, lam = returns.check_gae_arguments(
+        rewards, values, next_values, terminated, truncated, gamma, lam
     )
-    gamma = check_unit_interval("gamma", gamma)
-    lam = check_unit_interval("lam", lam)
     if rewards.device.type != "cpu" or rewards.dtype not in (torch.float32, torch.float64):
         return returns.gae(rewards, values, next_values, terminated, truncated, gamma, lam)
     return _compiled(rewards, values, next_values, terminated, truncated, gamma, lam)

@@ -15,13 +15,6 @@ import numpy as np
 import torch
 
 from reference import returns
-from reference._checks import (
-    check_flags,
-    check_floating,
-    check_same_device,
-    check_shape,
-    check_unit_interval,
-)
 
 __all__ = ["discounted_returns"]
 
@@ -50,12 +43,7 @@ def discounted_returns(rewards: torch.Tensor, dones: torch.Tensor, gamma: float)
 
     Seed: 2、策略梯度 / REINFORCE. Paper: Williams (1992).
     """
-    check_floating("rewards", rewards)
-    check_shape("rewards", rewards, ["T", "N"])
-    steps, envs = rewards.shape
-    check_flags("dones", dones, [steps, envs])
-    check_same_device(rewards=rewards, dones=dones)
-    gamma = check_unit_interval("gamma", gamma)
+    gamma = returns.check_discounted_returns_arguments(rewards, dones, gamma)
     if rewards.device.type != "cpu" or rewards.dtype not in (torch.float32, torch.float64):
         return returns.discounted_returns(rewards, dones, gamma)
     result = torch.empty_like(rewards).detach()
