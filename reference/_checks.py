@@ -16,6 +16,8 @@ import torch
 __all__ = [
     "check_flags",
     "check_floating",
+    "check_observations",
+    "check_positive_int",
     "check_same_device",
     "check_shape",
     "check_unit_interval",
@@ -78,3 +80,20 @@ def check_same_device(**tensors: torch.Tensor) -> None:
     if len(set(devices.values())) > 1:
         listing = ", ".join(f"{n} on {d}" for n, d in devices.items())
         raise ValueError(f"arguments must be on one device, got {listing}")
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """A Python int of at least 1 (sizes, iteration counts); ``bool`` is not an int here."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def check_observations(observations: object, obs_dim: int) -> torch.Tensor:
+    """A floating ``[B, obs_dim]`` batch of observations for a network's forward pass."""
+    tensor = check_floating("observations", observations)
+    if tensor.dim() != 2 or tensor.shape[1] != obs_dim:
+        raise ValueError(f"observations must have shape [B, {obs_dim}], got {list(tensor.shape)}")
+    return tensor

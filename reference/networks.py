@@ -11,18 +11,10 @@ from typing import Literal
 import torch
 from torch import nn
 
-from reference._checks import check_floating
+from reference._checks import check_observations, check_positive_int
 from reference.value import dueling_aggregate
 
 __all__ = ["DuelingQNetwork", "QNetwork", "mlp"]
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
 
 
 def mlp(
@@ -35,15 +27,15 @@ def mlp(
 
     With ``out_dim=None`` the stack ends with the last hidden activation (a trunk).
     """
-    _positive_int("in_dim", in_dim)
+    check_positive_int("in_dim", in_dim)
     layers: list[nn.Module] = []
     width = in_dim
     for position, size in enumerate(hidden_sizes):
-        _positive_int(f"hidden_sizes[{position}]", size)
+        check_positive_int(f"hidden_sizes[{position}]", size)
         layers += [nn.Linear(width, size), activation()]
         width = size
     if out_dim is not None:
-        layers.append(nn.Linear(width, _positive_int("out_dim", out_dim)))
+        layers.append(nn.Linear(width, check_positive_int("out_dim", out_dim)))
     return nn.Sequential(*layers)
 
 
@@ -52,17 +44,12 @@ class QNetwork(nn.Module):
 
     def __init__(self, obs_dim: int, num_actions: int, hidden_sizes: Sequence[int] = (64, 64)):
         super().__init__()
-        self.obs_dim = _positive_int("obs_dim", obs_dim)
-        self.num_actions = _positive_int("num_actions", num_actions)
+        self.obs_dim = check_positive_int("obs_dim", obs_dim)
+        self.num_actions = check_positive_int("num_actions", num_actions)
         self.body = mlp(obs_dim, hidden_sizes, num_actions)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        check_floating("observations", observations)
-        if observations.dim() != 2 or observations.shape[1] != self.obs_dim:
-            raise ValueError(
-                f"observations must have shape [B, {self.obs_dim}], got {list(observations.shape)}"
-            )
-        return self.body(observations)
+        return self.body(check_observations(observations, self.obs_dim))
 
 
 class DuelingQNetwork(QNetwork):
@@ -80,8 +67,8 @@ class DuelingQNetwork(QNetwork):
         mode: Literal["mean", "max"] = "mean",
     ):
         nn.Module.__init__(self)
-        self.obs_dim = _positive_int("obs_dim", obs_dim)
-        self.num_actions = _positive_int("num_actions", num_actions)
+        self.obs_dim = check_positive_int("obs_dim", obs_dim)
+        self.num_actions = check_positive_int("num_actions", num_actions)
         if mode not in ("mean", "max"):
             raise ValueError(f"mode must be 'mean' or 'max', got {mode!r}")
         if len(hidden_sizes) == 0:
@@ -94,12 +81,7 @@ class DuelingQNetwork(QNetwork):
         self.advantage_head = mlp(width, [head], num_actions)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        check_floating("observations", observations)
-        if observations.dim() != 2 or observations.shape[1] != self.obs_dim:
-            raise ValueError(
-                f"observations must have shape [B, {self.obs_dim}], got {list(observations.shape)}"
-            )
-        features = self.trunk(observations)
+        features = self.trunk(check_observations(observations, self.obs_dim))
         return dueling_aggregate(
             self.value_head(features), self.advantage_head(features), self.mode
         )

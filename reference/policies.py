@@ -31,26 +31,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from reference._checks import check_floating
+from reference._checks import check_floating, check_observations, check_positive_int
 from reference.distributions import categorical_kl, gaussian_kl
 from reference.networks import mlp
 
 __all__ = ["CategoricalPolicy", "GaussianPolicy", "ValueNetwork"]
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
-
-
-def _check_observations(observations: object, obs_dim: int) -> torch.Tensor:
-    tensor = check_floating("observations", observations)
-    if tensor.dim() != 2 or tensor.shape[1] != obs_dim:
-        raise ValueError(f"observations must have shape [B, {obs_dim}], got {list(tensor.shape)}")
-    return tensor
 
 
 class CategoricalPolicy(nn.Module):
@@ -70,12 +55,12 @@ class CategoricalPolicy(nn.Module):
         activation: type[nn.Module] = nn.ReLU,
     ):
         super().__init__()
-        self.obs_dim = _positive_int("obs_dim", obs_dim)
-        self.n_actions = _positive_int("n_actions", n_actions)
+        self.obs_dim = check_positive_int("obs_dim", obs_dim)
+        self.n_actions = check_positive_int("n_actions", n_actions)
         self.logits_net = mlp(obs_dim, hidden_sizes, n_actions, activation)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        return self.logits_net(_check_observations(observations, self.obs_dim))
+        return self.logits_net(check_observations(observations, self.obs_dim))
 
     def outputs(self, observations: torch.Tensor) -> torch.Tensor:
         """The logits ``[B, n_actions]``, with graph."""
@@ -156,8 +141,8 @@ class GaussianPolicy(nn.Module):
         activation: type[nn.Module] = nn.ReLU,
     ):
         super().__init__()
-        self.obs_dim = _positive_int("obs_dim", obs_dim)
-        self.action_dim = _positive_int("action_dim", action_dim)
+        self.obs_dim = check_positive_int("obs_dim", obs_dim)
+        self.action_dim = check_positive_int("action_dim", action_dim)
         if isinstance(log_std_init, bool) or not isinstance(log_std_init, (int, float)):
             raise TypeError(f"log_std_init must be a number, got {type(log_std_init).__name__}")
         if not math.isfinite(log_std_init):
@@ -166,7 +151,7 @@ class GaussianPolicy(nn.Module):
         self.log_std = nn.Parameter(torch.full((action_dim,), float(log_std_init)))
 
     def forward(self, observations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean = self.mean_net(_check_observations(observations, self.obs_dim))
+        mean = self.mean_net(check_observations(observations, self.obs_dim))
         return mean, self.log_std.exp().expand_as(mean)
 
     def outputs(self, observations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -229,8 +214,8 @@ class ValueNetwork(nn.Module):
         activation: type[nn.Module] = nn.ReLU,
     ):
         super().__init__()
-        self.obs_dim = _positive_int("obs_dim", obs_dim)
+        self.obs_dim = check_positive_int("obs_dim", obs_dim)
         self.body = mlp(obs_dim, hidden_sizes, 1, activation)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
-        return self.body(_check_observations(observations, self.obs_dim)).squeeze(1)
+        return self.body(check_observations(observations, self.obs_dim)).squeeze(1)

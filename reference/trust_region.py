@@ -39,7 +39,12 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
-from reference._checks import check_floating, check_same_device, check_shape
+from reference._checks import (
+    check_floating,
+    check_positive_int,
+    check_same_device,
+    check_shape,
+)
 
 __all__ = [
     "conjugate_gradient",
@@ -86,14 +91,6 @@ def _parameter_list(name: str, params: object) -> list[torch.Tensor]:
 def _check_callable(name: str, value: object) -> None:
     if not callable(value):
         raise TypeError(f"{name} must be callable, got {type(value).__name__}")
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
 
 
 def _check_number(name: str, value: object) -> float:
@@ -369,7 +366,7 @@ def conjugate_gradient(
     """
     _check_callable("matvec", matvec)
     _check_flat("b", b, "D")
-    iters = _check_positive_int("iters", iters)
+    iters = check_positive_int("iters", iters)
     residual_tol = _check_non_negative("residual_tol", residual_tol)
 
     solution = torch.zeros_like(b)
@@ -497,7 +494,7 @@ def line_search(
     backtrack = _check_number("backtrack", backtrack)
     if not 0.0 < backtrack < 1.0:
         raise ValueError(f"backtrack must be in (0, 1), got {backtrack}")
-    max_backtracks = _check_positive_int("max_backtracks", max_backtracks)
+    max_backtracks = check_positive_int("max_backtracks", max_backtracks)
 
     old_objective = objective(params.clone())
     for i in range(max_backtracks):
