@@ -132,8 +132,14 @@ def train(
     *,
     progress: bool = True,
     resume: bool = False,
+    eval_seed: int | None = None,
+    eval_episodes: int | None = None,
 ) -> dict[str, Any]:
     """Train, evaluate the final policy, write every run file; return the summary.
+
+    The final evaluation plays ``eval_episodes`` (default ``config.eval_episodes``) episodes
+    seeded ``eval_seed, eval_seed + 1, ...`` (default ``config.seed + 10_000``, apart from the
+    training seeds); the regression runner passes one fixed evaluation seed for every run.
 
     ``resume=True`` continues the run in ``run_dir`` from ``checkpoints/last.pt``: networks,
     optimizers, replay buffer, environments mid-episode and random states are restored, so
@@ -168,7 +174,12 @@ def train(
         raise
     seconds = time.perf_counter() - start
     run.finish()
-    returns = evaluate_policy(agent.act, config.env_id, config.eval_episodes, config.seed + 10_000)
+    returns = evaluate_policy(
+        agent.act,
+        config.env_id,
+        config.eval_episodes if eval_episodes is None else eval_episodes,
+        config.seed + 10_000 if eval_seed is None else eval_seed,
+    )
     mean = run.log_evaluation(run.step, returns)
     run.save_latest()
     if mean >= run.best_evaluation:
@@ -186,6 +197,7 @@ def train(
         "eval_episodes": len(returns),
         "eval_mean_return": mean,
         "eval_std_return": float(np.std(returns)),
+        "eval_returns": [float(r) for r in returns],
         "best_eval_mean_return": run.best_evaluation,
     }
     atomic_write_text(Path(run_dir) / "summary.json", json.dumps(summary, indent=2) + "\n")

@@ -65,6 +65,8 @@ class Config(BaseConfig):
     """initial log standard deviation of a Gaussian policy."""
     max_grad_norm: float = 0.5
     """gradient-norm clip (0 disables)."""
+    anneal_lr: bool = False
+    """anneal both step sizes linearly to 0 over training (steadies the final policy)."""
 
 
 make_agent = PolicyAgent
@@ -101,6 +103,10 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
         return evaluate_policy(agent.act, config.env_id, config.eval_episodes, config.seed + 10_000)
 
     while step < config.total_steps:
+        if config.anneal_lr:
+            remaining = 1 - step / config.total_steps
+            actor_optimizer.param_groups[0]["lr"] = config.actor_lr * remaining
+            critic_optimizer.param_groups[0]["lr"] = config.critic_lr * remaining
         rollout, step = collector.collect(config.num_steps, step)
         obs = rollout.flat("observations")
         # 1. One-step TD targets from the true next observations.

@@ -148,6 +148,7 @@ _UNIT_INTERVAL = {
     "backtrack",
 }
 _NON_NEGATIVE = {
+    "beta_min",
     "eval_interval",
     "learning_starts",
     "ent_coef",

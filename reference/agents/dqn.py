@@ -63,6 +63,8 @@ class Config(BaseConfig):
     """environment steps to train for."""
     learning_rate: float = 5e-4
     """Adam step size."""
+    anneal_lr: bool = False
+    """anneal the step size linearly to 0 over training (steadies the final policy)."""
     buffer_size: int = 100_000
     """replay buffer capacity (transitions)."""
     batch_size: int = 64
@@ -253,6 +255,9 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> DQN
         # 2. A burst of gradient steps on replayed batches.
         learning = step > config.learning_starts and len(buffer) >= config.batch_size
         if learning and step % config.train_frequency == 0:
+            if config.anneal_lr:
+                remaining = 1 - step / config.total_steps
+                optimizer.param_groups[0]["lr"] = config.learning_rate * remaining
             losses = []
             for _ in range(config.gradient_steps):
                 batch = buffer.sample(config.batch_size, rng, agent.device)

@@ -257,3 +257,42 @@ def test_transitions_keep_the_true_final_observation_at_an_auto_reset(tmp_path):
     # The row after a truncation starts the next episode from the reset observation.
     after = torch.roll(rollout.truncated, 1, dims=0)[1:]
     assert bool((rollout.observations[1:, :, 0][after] == 0).all())
+
+
+@pytest.mark.parametrize("beta_min", [0.0, 0.25])
+def test_ppo_penalty_beta_halves_down_to_its_floor(tmp_path, beta_min):
+    """A KL far under the target halves beta after every update, never below beta_min."""
+    config = tiny_config(
+        "ppo_penalty",
+        steps=1024,
+        extra=("target_kl=1e6", f"beta_min={beta_min}", "update_epochs=1"),
+    )
+    train("ppo_penalty", config, tmp_path, progress=False)
+    betas = [float(row["beta"]) for row in read_csv(tmp_path / "updates.csv")]
+    assert len(betas) >= 4
+    expected = [max(config.beta / 2.0**i, beta_min) for i in range(len(betas))]
+    assert betas == expected
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "optimizers"),
+    [
+        ("dqn", {"optimizer": "learning_rate"}),
+        ("actor_critic", {"actor_optimizer": "actor_lr", "critic_optimizer": "critic_lr"}),
+    ],
+)
+def test_anneal_lr_ends_near_zero(tmp_path, algorithm, optimizers):
+    steps = 400
+    config = tiny_config(algorithm, steps=steps, extra=("anneal_lr=true",))
+    train(algorithm, config, tmp_path, progress=False)
+    state = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=False)
+    for key, field in optimizers.items():
+        lr = state[key]["param_groups"][0]["lr"]
+        start = getattr(config, field)
+        # Set before the last update, at most one update's worth of steps before the end.
+        assert 0 <= lr <= start * 0.1, (key, lr, start)
+    unannealed = tiny_config(algorithm, steps=steps)
+    train(algorithm, unannealed, tmp_path / "plain", progress=False)
+    state = torch.load(tmp_path / "plain" / "checkpoints" / "last.pt", weights_only=False)
+    for key, field in optimizers.items():
+        assert state[key]["param_groups"][0]["lr"] == getattr(unannealed, field)
