@@ -1,4 +1,4 @@
-"""The ``drlspec`` command line: ``verify``, ``contracts``, ``bench``, ``train``, ``evaluate``.
+"""The ``drlspec`` command line: verify, contracts, bench, train, evaluate, regress.
 
 A user's mistake on the command line gets one line on stderr and exit code 2,
 never a traceback; a failed property gets exit code 1.
@@ -7,6 +7,7 @@ never a traceback; a failed property gets exit code 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -103,7 +104,106 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--checkpoint", choices=("last", "best"), default="last", help="which checkpoint"
     )
+
+    regress = commands.add_parser(
+        "regress",
+        help="run the convergence regression table and judge it (IQM over seeds)",
+        description="Train every selected case of regression/cases.toml on each seed and "
+        "device, evaluate the final policies, and judge each (case, device) by the "
+        "interquartile mean over seeds with a 95%% bootstrap interval. Writes results.json "
+        "and learning_curves.png to the output folder.",
+    )
+    regress.add_argument(
+        "--select", default=None, metavar="EXPR", help="-k style: 'ppo and not Pendulum'"
+    )
+    regress.add_argument("--seeds", type=int, default=None, metavar="K", help="seeds per case")
+    regress.add_argument("--device", choices=("cpu", "cuda", "all"), default="all")
+    regress.add_argument(
+        "--jobs", type=int, default=None, metavar="J", help="parallel runs (default: CPU count)"
+    )
+    regress.add_argument(
+        "--tier", choices=("full", "smoke"), default="full", help="smoke: each case's smoke_seeds"
+    )
+    regress.add_argument("--table", default=None, metavar="PATH", help="case table (TOML)")
+    regress.add_argument(
+        "--output", default=None, metavar="DIR", help="default runs/regress-<time>"
+    )
+    regress.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="local: a process pool (default); ray: Ray tasks (pip install 'drlspec[ray]')",
+    )
+    regress.add_argument(
+        "--address", default=None, help="Ray cluster address (default: a private local Ray)"
+    )
+    regress.add_argument(
+        "--retries", type=int, default=2, metavar="N", help="Ray retries of a dead worker's run"
+    )
+    regress.add_argument(
+        "--resume",
+        default=None,
+        metavar="RESULTS.json",
+        help="continue an interrupted sweep: keep its finished runs, run the rest",
+    )
     return parser
+
+
+def _regress(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from reference.harness import regress
+
+    if args.seeds is not None and args.seeds < 1:
+        raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.retries < 0:
+        raise UsageError(f"--retries must be at least 0, got {args.retries}")
+    if args.address is not None and args.backend != "ray":
+        raise UsageError("--address needs --backend ray")
+    if args.resume is not None:
+        if args.output is not None:
+            raise UsageError("--resume continues in the results' folder; drop --output")
+        if not Path(args.resume).is_file():
+            raise UsageError(f"--resume {args.resume}: no such file")
+    if args.backend == "ray":
+        from reference.harness.ray_backend import import_ray
+
+        import_ray()  # a missing Ray is a usage error before any run starts
+    table = Path(args.table) if args.table else regress.default_table()
+    cases = regress.select_cases(regress.load_cases(table), args.select)
+    if args.tier == "smoke":
+        cases = [case for case in cases if case.smoke_seeds > 0]
+        if not cases:
+            raise UsageError("no selected case has smoke_seeds in the table")
+    devices = ("cpu", "cuda") if args.device == "all" else (args.device,)
+    output = Path(args.output or f"runs/regress-{time.strftime('%Y%m%d-%H%M%S')}")
+    jobs = args.jobs or os.cpu_count() or 1
+    sweep = regress.run_sweep(
+        cases,
+        devices=devices,
+        jobs=jobs,
+        output=output,
+        seeds=args.seeds,
+        smoke=args.tier == "smoke",
+        backend=args.backend,
+        address=args.address,
+        retries=args.retries,
+        resume=args.resume,
+    )
+    print(regress.format_table(sweep.verdicts, sweep.aggregates))
+    minutes, seconds = divmod(round(sweep.wall_seconds), 60)
+    failed = [v for v in sweep.verdicts if not v["passed"]]
+    skipped = [v for v in sweep.verdicts if v["status"] == "skipped"]
+    judged = len(sweep.verdicts) - len(skipped)
+    print(
+        f"{judged - len(failed)} of {judged} (case, device) verdicts passed, {len(skipped)} "
+        f"skipped; wall time {minutes} min {seconds} s; results {sweep.results}, "
+        f"curves {sweep.plot}"
+    )
+    return EXIT_OK if not failed else EXIT_FAILED
 
 
 def _print_failure(result) -> None:
@@ -298,6 +398,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "regress":
+            return _regress(args)
         if args.command == "verify":
             if args.max_examples is not None and args.max_examples < 1:
                 raise UsageError(f"--max-examples must be at least 1, got {args.max_examples}")
