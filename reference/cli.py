@@ -110,7 +110,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="run the convergence regression table and judge it (IQM over seeds)",
         description="Train every selected case of regression/cases.toml on each seed and "
         "device, evaluate the final policies, and judge each (case, device) by the "
-        "interquartile mean over seeds with a 95%% bootstrap interval. Writes results.json "
+        "interquartile mean over seeds with a 95% bootstrap interval. Writes results.json "
         "and learning_curves.png to the output folder.",
     )
     regress.add_argument(
