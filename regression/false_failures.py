@@ -2,9 +2,9 @@
 
     python regression/false_failures.py RESULTS.json [RESULTS.json ...]
 
-Pools, per case, the CPU final returns of every run in the given ``drlspec regress`` results
-whose case definition (algorithm, environment, budget, settings, evaluation episodes) equals
-the current table's; runs made with other settings are left out. The results must come from
+Pools, per case and seed, the CPU final returns of every run in the given ``drlspec regress``
+results whose case definition (algorithm, environment, budget, settings, evaluation episodes)
+equals the current table's; runs made with other settings are left out. The results must come from
 the current code: a change to an agent invalidates earlier sweeps. For each case it prints:
 
 * ``runs``, ``below``: runs pooled, and how many of them missed the threshold;
@@ -34,7 +34,9 @@ from reference.harness import regress
 
 def main(paths: list[str]) -> int:
     cases = regress.load_cases(regress.default_table())
-    finals: dict[str, list[float]] = {case.name: [] for case in cases}
+    # Keyed by seed: two sweeps of one case and seed on the CPU are the same run (bit for bit),
+    # not two observations.
+    finals: dict[str, dict[int, float]] = {case.name: {} for case in cases}
     for path in paths:
         document = json.loads(Path(path).read_text())
         stored = {c["name"]: c for c in document["cases"]}
@@ -43,15 +45,13 @@ def main(paths: list[str]) -> int:
                 continue
             if regress.stored_identity(stored[case.name]) != case.identity():
                 continue
-            finals[case.name] += [
-                r["final_return"]
-                for r in document["runs"]
-                if r["case"] == case.name and r["device"] == "cpu" and r["status"] == "ok"
-            ]
+            for r in document["runs"]:
+                if r["case"] == case.name and r["device"] == "cpu" and r["status"] == "ok":
+                    finals[case.name][r["seed"]] = r["final_return"]
     print(f"{'case':<28} {'runs':>4} {'below':>5} {'resampled':>10} {'laplace':>8}")
     all_pass = {"resampled": 1.0, "laplace": 1.0}
     for case in cases:
-        values = finals[case.name]
+        values = list(finals[case.name].values())
         if not values:
             print(f"{case.name:<28} {0:>4}    no calibration runs")
             continue

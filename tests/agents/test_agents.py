@@ -225,12 +225,18 @@ def test_first_sigint_is_deferred_and_the_second_interrupts(tmp_path):
     import signal
 
     run = Run(tmp_path, "dqn", tiny_config("dqn"), progress=False)
-    with run.interrupt_guard():
-        os.kill(os.getpid(), signal.SIGINT)
-        assert run.interrupt_requested
-        with pytest.raises(KeyboardInterrupt):
+    # A process started in the background inherits SIGINT ignored (a non-interactive shell's
+    # `&`); install Python's default first, so that restoring it is what is checked.
+    ambient = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with run.interrupt_guard():
             os.kill(os.getpid(), signal.SIGINT)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            assert run.interrupt_requested
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, ambient)
 
 
 def test_transitions_keep_the_true_final_observation_at_an_auto_reset(tmp_path):
