@@ -24,8 +24,7 @@ def test_every_spec_has_a_stored_fingerprint():
 
 @pytest.mark.parametrize("stored", STORED, ids=[entry["name"] for entry in STORED])
 def test_first_updates_match_the_fingerprint(stored):
-    spec = {key: stored[key] for key in ("name", "algorithm", "env_id", "steps", "set")}
-    problems = fingerprints.compare(stored, fingerprints.fingerprint(spec))
+    problems = fingerprints.compare(stored, fingerprints.fingerprint(fingerprints.spec_of(stored)))
     assert not problems, (
         f"{stored['name']} drifted from its fingerprint:\n  "
         + "\n  ".join(problems[:10])

@@ -15,14 +15,14 @@ def _stored(name: str) -> dict:
 
 def test_a_changed_discount_is_caught():
     stored = _stored("dqn-CartPole-v1")
-    spec = {key: stored[key] for key in ("name", "algorithm", "env_id", "steps", "set")}
+    spec = fingerprints.spec_of(stored)
     spec["set"] = [*spec["set"], "gamma=0.98"]
     assert fingerprints.compare(stored, fingerprints.fingerprint(spec))
 
 
 def test_a_changed_ppo_clip_range_is_caught():
     stored = _stored("ppo-CartPole-v1")
-    spec = {key: stored[key] for key in ("name", "algorithm", "env_id", "steps", "set")}
+    spec = fingerprints.spec_of(stored)
     spec["set"] = [*spec["set"], "clip_eps=0.1"]
     assert fingerprints.compare(stored, fingerprints.fingerprint(spec))
 

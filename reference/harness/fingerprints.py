@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ATOL", "RTOL", "SPECS", "compare", "default_path", "fingerprint"]
+__all__ = ["ATOL", "RTOL", "SPECS", "compare", "default_path", "fingerprint", "spec_of"]
 
 RTOL = 1e-3
 ATOL = 1e-6
@@ -89,6 +89,11 @@ UPDATES = 10
 
 def default_path() -> Path:
     return Path(__file__).resolve().parents[2] / "regression" / "fingerprints.json"
+
+
+def spec_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """The spec a stored fingerprint was made from (what :func:`fingerprint` takes)."""
+    return {key: entry[key] for key in ("name", "algorithm", "env_id", "steps", "set")}
 
 
 def fingerprint(spec: dict[str, Any]) -> dict[str, Any]:

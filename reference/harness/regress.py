@@ -574,8 +574,10 @@ def write_results(
     meta: dict[str, Any],
     final: bool,
     judged: Sequence[dict] | None = None,
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Write the results JSON atomically; with ``final`` also the verdicts and aggregates.
+
+    Returns ``(verdicts, aggregates)``, both empty unless ``final``.
 
     ``judged``: the runs the verdicts are taken over (default all ``runs``; a resumed sweep
     keeps runs outside its selection in the file without judging them).
@@ -591,15 +593,17 @@ def write_results(
         "runs": list(runs),
     }
     verdicts: list[dict[str, Any]] = []
+    aggregates: list[dict[str, Any]] = []
     if final:
         verdicts = judge_all(cases, devices, judged, skipped)
-        document["verdicts"] = verdicts
-        document["aggregates"] = [
+        aggregates = [
             a for d in devices if d not in skipped if (a := aggregate(cases, d, judged)) is not None
         ]
-        document["passed"] = all(v["passed"] for v in verdicts)
+        document.update(
+            verdicts=verdicts, aggregates=aggregates, passed=all(v["passed"] for v in verdicts)
+        )
     atomic_write_text(path, json.dumps(document, indent=1) + "\n")
-    return verdicts
+    return verdicts, aggregates
 
 
 # --------------------------------------------------------------------------
@@ -757,9 +761,8 @@ def run_sweep(
     meta["wall_seconds"] = round(wall, 1)
     wanted_keys = {(case.name, seed, device) for case, seed, device in wanted}
     judged = [r for r in runs if (r["case"], r["seed"], r["device"]) in wanted_keys]
-    verdicts = write_results(results, cases, devices, runs, skipped, meta, True, judged)
+    verdicts, aggregates = write_results(results, cases, devices, runs, skipped, meta, True, judged)
     plot_curves(cases, judged, plot, verdicts)
-    aggregates = json.loads(results.read_text())["aggregates"]
     return Sweep(verdicts, aggregates, results, plot, wall)
 
 
