@@ -38,13 +38,17 @@ def assert_close(
     what: str,
     scale: float | torch.Tensor | None = None,
     rtol: float = FLOAT32_RTOL,
+    tolerance: torch.Tensor | None = None,
 ) -> None:
     """``actual`` equals ``expected`` elementwise within ``rtol * scale``.
 
     ``scale`` is the magnitude of the quantities the result is computed from
     (default: the largest ``|expected|``, at least 1); absolute and relative
     error are judged against it, so cancellation does not make a tolerance
-    vanish. Shapes must match exactly: nothing is broadcast.
+    vanish. ``tolerance``, when given, is an elementwise absolute bound of
+    ``expected``'s shape derived by the caller (an error analysis per
+    element, for inputs whose magnitudes vary too much for one scale) and
+    replaces ``rtol * scale``. Shapes must match exactly: nothing is broadcast.
     """
     actual_t = as_cpu_tensor(actual, what)
     expected_t = expected.detach().to("cpu", torch.float64)
@@ -52,12 +56,21 @@ def assert_close(
         raise AssertionError(
             f"{what}: shape {list(actual_t.shape)}, expected {list(expected_t.shape)}"
         )
-    if scale is None:
-        scale = float(expected_t.abs().max()) if expected_t.numel() else 1.0
-    scale = max(float(scale), 1.0)
-    tolerance = rtol * scale
     if actual_t.numel() == 0:
         return
+    if tolerance is not None:
+        bound = tolerance.detach().to("cpu", torch.float64)
+        if bound.shape != expected_t.shape:
+            raise ValueError(
+                f"tolerance has shape {list(bound.shape)}, expected's is {list(expected_t.shape)}"
+            )
+        how = "elementwise error bound"
+    else:
+        if scale is None:
+            scale = float(expected_t.abs().max())
+        scale = max(float(scale), 1.0)
+        bound = torch.full_like(expected_t, rtol * scale)
+        how = f"{rtol:g} x scale {scale:.3g}"
     finite = torch.isfinite(actual_t)
     if not bool(finite.all()):
         index = tuple(int(i) for i in (~finite).nonzero()[0])
@@ -66,11 +79,12 @@ def assert_close(
             f"{expected_t[index].item()!r}"
         )
     difference = (actual_t - expected_t).abs()
-    worst = int(difference.argmax())
+    excess = difference / bound.clamp_min(torch.finfo(torch.float64).tiny)
+    worst = int(excess.argmax())
     index = tuple(int(i) for i in np.unravel_index(worst, tuple(difference.shape)))
-    if difference.reshape(-1)[worst] > tolerance:
+    if difference[index] > bound[index]:
         raise AssertionError(
             f"{what}: element {list(index)} is {actual_t[index].item()!r}, expected "
             f"{expected_t[index].item()!r} (|difference| {difference[index].item():.3g} > "
-            f"tolerance {tolerance:.3g} = {rtol:g} x scale {scale:.3g})"
+            f"tolerance {bound[index].item():.3g} = {how})"
         )

@@ -21,8 +21,11 @@ __all__ = [
     "discounts",
     "flags",
     "float_dtypes",
+    "log_uniform",
     "real_tensors",
+    "runtime_string",
     "torch_generators",
+    "unit_interval",
 ]
 
 FLOAT_DTYPES = (torch.float64, torch.float32)
@@ -34,11 +37,53 @@ batch_sizes = st.integers(min_value=1, max_value=32)
 action_counts = st.integers(min_value=1, max_value=18)
 float_dtypes = st.sampled_from(FLOAT_DTYPES)
 
-# 0 and 1 are where special branches hide; draw them often, not by luck.
-discounts = st.one_of(
-    st.sampled_from([0.0, 1.0]),
-    st.floats(min_value=0.0, max_value=1.0, allow_nan=False),
-)
+
+def log_uniform(low: float, high: float) -> st.SearchStrategy[float]:
+    """Positive floats whose base-10 logarithm is uniform on ``[log10 low, log10 high]``.
+
+    Round numbers hide bugs that only show at 1e-9 or 1e+6; a log scale gives
+    every decade the same share of examples.
+    """
+    if not 0.0 < low <= high:
+        raise ValueError(f"log_uniform needs 0 < low <= high, got {low!r}, {high!r}")
+    return st.floats(min_value=float(np.log10(low)), max_value=float(np.log10(high))).map(
+        lambda exponent: float(min(max(10.0**exponent, low), high))
+    )
+
+
+def unit_interval() -> st.SearchStrategy[float]:
+    """A number in ``[0, 1]`` from the whole range, not only the comfortable middle.
+
+    Exactly 0 and 1 (where special branches hide), tiny positive values down
+    to 1e-300 on a log scale, values a hair below 1 (``1 - 10^-k`` for k up
+    to 16, the last of which rounds to 1 in float32), and uniform values.
+    """
+    return st.one_of(
+        st.sampled_from([0.0, 1.0]),
+        log_uniform(1e-300, 1e-3),
+        st.integers(min_value=1, max_value=16).map(lambda k: 1.0 - 10.0**-k),
+        st.floats(min_value=0.0, max_value=1.0, allow_nan=False),
+    )
+
+
+# Discount factors and trace decays (gamma, lam): the whole of [0, 1].
+discounts = unit_interval()
+
+
+def runtime_string(text: str) -> st.SearchStrategy[str]:
+    """``text`` as a string object built at run time, never the interned literal.
+
+    ``mode is "max"`` is true for the literal on CPython and false for an equal
+    string read from a config file; the contracts compare strings by value,
+    so the properties hand over strings that are equal but not identical.
+    """
+    return st.sampled_from(["join", "slice", "decode"]).map(
+        lambda how: {
+            "join": lambda: "".join(list(text)),
+            "slice": lambda: (text + " ")[:-1],
+            "decode": lambda: text.encode("utf-8").decode("utf-8"),
+        }[how]()
+    )
 
 
 def real_tensors(
