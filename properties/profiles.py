@@ -19,10 +19,16 @@ settings.register_profile("dev", max_examples=60, deadline=None)
 settings.register_profile("ci", max_examples=200, deadline=None, print_blob=True)
 
 
-def load_from_environment() -> str:
-    """Load the profile named by the environment (default ``dev``) and return its name."""
+def profile_from_environment() -> str:
+    """The profile named by the environment (default ``dev``)."""
     name = os.environ.get(ENVIRONMENT_VARIABLE, "dev")
     if name not in ("dev", "ci"):
         raise ValueError(f"{ENVIRONMENT_VARIABLE} must be 'dev' or 'ci', got {name!r}")
+    return name
+
+
+def load_from_environment() -> str:
+    """Load the profile named by the environment (default ``dev``) and return its name."""
+    name = profile_from_environment()
     settings.load_profile(name)
     return name

@@ -17,6 +17,7 @@ from reference.harness.target import UsageError
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,6 +45,21 @@ def _build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--max-examples", type=int, default=None, metavar="N")
     verify.add_argument("--device", choices=("cpu", "cuda", "all"), default="cpu")
     verify.add_argument("--quiet", action="store_true", help="no reproducers, only verdicts")
+    verify.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds one call of the implementation may take before it counts as a hang "
+        "(default 10)",
+    )
+    verify.add_argument(
+        "--memory-limit",
+        type=float,
+        default=None,
+        metavar="GIB",
+        help="resident memory the implementation's process may use (default 4 GiB)",
+    )
 
     commands.add_parser("contracts", help="list the contracts and their signatures")
 
@@ -62,6 +78,17 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--backend", choices=("torch", "numpy"), default="torch")
     bench.add_argument(
         "--seconds", type=float, default=2.0, metavar="S", help="timing budget (default 2)"
+    )
+    bench.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds one call of the target may take (default 10); the whole run may take "
+        "20 + 4 x --seconds + 3 x this",
+    )
+    bench.add_argument(
+        "--memory-limit", type=float, default=None, metavar="GIB", help="default 4 GiB"
     )
 
     train = commands.add_parser(
@@ -207,12 +234,22 @@ def _regress(args: argparse.Namespace) -> int:
 
 
 def _print_failure(result) -> None:
-    print(f"    what differed: {result.message}")
-    if result.falsifying_example:
-        print("    " + result.falsifying_example.replace("\n", "\n    "))
-    if result.reproducer:
-        print("    reproducer:")
-        print("      " + result.reproducer.rstrip().replace("\n", "\n      "))
+    from reference.harness.verify import format_failure
+
+    print(format_failure(result))
+
+
+def _limits(args: argparse.Namespace):
+    from reference.harness.sandbox import DEFAULT_CALL_SECONDS, DEFAULT_MEMORY_BYTES, Limits
+
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise UsageError(f"--time-limit must be positive, got {args.time_limit:g}")
+    if args.memory_limit is not None and not args.memory_limit >= 0.0625:
+        raise UsageError(f"--memory-limit must be at least 0.0625 GiB, got {args.memory_limit:g}")
+    return Limits(
+        call_seconds=args.time_limit or DEFAULT_CALL_SECONDS,
+        memory_bytes=int(args.memory_limit * 2**30) if args.memory_limit else DEFAULT_MEMORY_BYTES,
+    )
 
 
 def _verify_one(args: argparse.Namespace) -> int:
@@ -226,10 +263,9 @@ def _verify_one(args: argparse.Namespace) -> int:
             _print_failure(outcome)
         sys.stdout.flush()
 
-    from reference.harness.target import load_object
-
     target = args.target or CONTRACTS[args.contract].reference
-    load_object(target)  # a target that does not import is a usage error, before any output
+    limits = _limits(args)
+    # The target is imported only in the sandbox: an import that ends the process fails it.
     print(f"verifying {target} against contract {args.contract} ({args.backend})")
     result = verify(
         args.contract,
@@ -238,6 +274,7 @@ def _verify_one(args: argparse.Namespace) -> int:
         max_examples=args.max_examples,
         device=args.device,
         progress=progress,
+        limits=limits,
     )
     failed = sum(not r.passed for r in result.results)
     print(
@@ -251,13 +288,18 @@ def _verify_all(args: argparse.Namespace) -> int:
     from reference.harness.verify import verify
 
     contracts = implemented_contracts()
+    limits = _limits(args)
     print(f"verifying the reference against {len(contracts)} contracts")
     print(f"{'contract':<24}{'properties':>11}{'seconds':>9}  verdict")
     all_passed = True
     failures = []
     for contract in contracts:
         result = verify(
-            contract.name, max_examples=args.max_examples, device=args.device, backend="torch"
+            contract.name,
+            max_examples=args.max_examples,
+            device=args.device,
+            backend="torch",
+            limits=limits,
         )
         passed = sum(r.passed for r in result.results)
         verdict = "PASS" if result.passed else "FAIL"
@@ -275,29 +317,37 @@ def _verify_all(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    import torch
-
-    from reference.harness.bench import bench
+    from reference.harness.bench import bench_isolated
+    from reference.harness.sandbox import IsolatedFailure
 
     if not args.seconds > 0:
         raise UsageError(f"--seconds must be positive, got {args.seconds}")
-    torch.set_num_threads(1)  # small kernels time steadier, and alike, on one thread
     try:
-        case, target, reference = bench(
-            args.contract, args.target, size=args.size, backend=args.backend, seconds=args.seconds
+        report = bench_isolated(
+            args.contract,
+            args.target,
+            size=args.size,
+            backend=args.backend,
+            seconds=args.seconds,
+            limits=_limits(args),
         )
     except AssertionError as error:
         print(f"FAIL  {args.target} differs from the reference: {error}")
         return EXIT_FAILED
-    checked = "results meet the contract" if case.workload else "output equals the reference's"
-    print(f"{case.name}: {case.description} (float32, one thread); {checked}")
+    except IsolatedFailure as error:
+        print(f"FAIL  {args.target}: {error}")
+        return EXIT_FAILED
+    checked = "results meet the contract" if report.workload else "output equals the reference's"
+    print(f"{report.case}: {report.description} (float32, one thread); {checked}")
     print(f"{'':<10}{'median':>12}{'IQR':>12}{'samples':>9}{'calls/sample':>14}")
-    for name, m in (("target", target), ("reference", reference)):
+    for name, m in (("target", report.target), ("reference", report.reference)):
         print(
             f"{name:<10}{_seconds(m.median):>12}{_seconds(m.iqr):>12}{len(m.samples):>9}"
             f"{m.calls_per_sample:>14}"
         )
-    print(f"ratio target / reference (medians): {target.median / reference.median:.3g}")
+    print(
+        f"ratio target / reference (medians): {report.target.median / report.reference.median:.3g}"
+    )
     return EXIT_OK
 
 
@@ -356,7 +406,7 @@ def _train(args: argparse.Namespace) -> int:
             )
         except KeyboardInterrupt:
             print(f"interrupted: checkpoint and metrics saved in {run_dir}", file=sys.stderr)
-            return 130
+            return EXIT_INTERRUPTED
         except NonFiniteError as error:
             print(f"drlspec train: error: {error}", file=sys.stderr)
             return EXIT_FAILED
@@ -415,6 +465,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"drlspec {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"drlspec {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     parser.error(f"unknown command {args.command!r}")
     return EXIT_USAGE
 

@@ -10,6 +10,7 @@ mutants and its errata coverage.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -17,6 +18,10 @@ from typing import Literal
 __all__ = ["CONTRACTS", "Contract", "get_contract", "implemented_contracts"]
 
 PROPERTIES_DIR = Path(__file__).resolve().parent.parent / "properties"
+
+
+_SIG_FUNCTION = re.compile(r"^\s*f\((?P<args>[^)]*)\)")
+_SIG_METHOD = re.compile(r"\.?(?P<name>\w+)\((?P<args>[^)]*)\)")
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,22 @@ class Contract:
     # Backends an implementation may declare: "numpy" only where every argument
     # is an array or a number (not for contracts that take callables).
     backends: tuple[str, ...] = ("torch", "numpy")
+
+    def argument_names(self, name: str = "f") -> list[str]:
+        """Argument names of ``name`` ("f", the class or a method) as the signature writes them."""
+        if name == "f":
+            match = _SIG_FUNCTION.match(self.signature)
+            found = [match] if match else []
+        else:
+            found = [m for m in _SIG_METHOD.finditer(self.signature) if m.group("name") == name]
+        if not found:
+            return []
+        names = []
+        for part in re.split(r",\s*(?![^\[]*\])", found[0].group("args")):
+            part = part.strip()
+            if part:
+                names.append(re.sub(r"\[.*\]", "", part).strip())
+        return names
 
     @property
     def property_module(self) -> str:

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from reference.contracts import Contract, get_contract
+from reference.harness.sandbox import Limits, run_isolated
 from reference.harness.target import UsageError, _from_backend, _to_backend, load_object
 
 __all__ = [
@@ -742,6 +743,52 @@ def bench(
         {"target": prepared_target.call, "reference": prepared_reference.call}, seconds=seconds
     )
     return case, measured[0], measured[1]
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """What ``drlspec bench`` prints, in plain values that cross a process boundary."""
+
+    case: str
+    description: str
+    workload: bool  # checked against the contract's meaning rather than the reference's output
+    target: Measurement
+    reference: Measurement
+
+
+def _bench_report(
+    contract_name: str, target_spec: str, size: str | None, backend: str, seconds: float
+) -> BenchReport:
+    torch.set_num_threads(1)  # small kernels time steadier, and alike, on one thread
+    case, target, reference = bench(
+        contract_name, target_spec, size=size, backend=backend, seconds=seconds
+    )
+    return BenchReport(case.name, case.description, case.workload is not None, target, reference)
+
+
+def bench_isolated(
+    contract_name: str,
+    target_spec: str,
+    *,
+    size: str | None = None,
+    backend: str = "torch",
+    seconds: float = 2.0,
+    limits: Limits | None = None,
+) -> BenchReport:
+    """:func:`bench` in a sandboxed child, so that a target that hangs or exits cannot stall it.
+
+    The whole run (check, warm-up, calibration, timing) may take
+    ``20 + 4 * seconds + 3 * limits.call_seconds``; past that, or if the child
+    dies or passes a memory or output limit, raises
+    :class:`~reference.harness.sandbox.IsolatedFailure`.
+    """
+    limits = limits or Limits()
+    return run_isolated(
+        _bench_report,
+        (contract_name, target_spec, size, backend, seconds),
+        seconds=20.0 + 4.0 * seconds + 3.0 * limits.call_seconds,
+        limits=limits,
+    )
 
 
 # ---------------------------------------------------------------------------

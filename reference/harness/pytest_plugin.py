@@ -2,17 +2,22 @@
 
 ``pytest properties --impl gae=my.module:gae --backend numpy`` runs the ``gae``
 properties on ``my.module:gae``, handing it numpy arrays. Contracts without an
-``--impl`` run on the reference. The same property functions also run
-without pytest, under ``drlspec verify`` (see :mod:`reference.harness.verify`).
+``--impl`` run on the reference, in the pytest process. An ``--impl`` target
+runs as under ``drlspec verify``: each property in the sandbox
+(:mod:`reference.harness.sandbox`), so that a target that exits, crashes,
+hangs or floods its output fails its test instead of ending the session;
+its module is never imported into the pytest process.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 import torch
 
-from reference.contracts import CONTRACTS
-from reference.harness.target import Target, UsageError, load_object
+from reference.contracts import CONTRACTS, Contract
+from reference.harness.target import Target, UsageError
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -92,26 +97,70 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("device", _devices(metafunc.config), scope="session")
 
 
+@dataclass(frozen=True)
+class IsolatedTarget:
+    """An ``--impl`` target: named here, loaded and called only in the sandbox."""
+
+    contract: Contract
+    spec: str
+    backend: str
+
+
+def _user_target(item: pytest.Item) -> IsolatedTarget | None:
+    """The ``--impl`` target of a property test item, or None (the reference, or not a property)."""
+    if "impl" not in getattr(item, "fixturenames", ()):
+        return None
+    name = getattr(item.module, "CONTRACT", None)
+    spec = item.config.stash[_TARGET_SPECS].get(name)
+    if spec is None:
+        return None
+    return IsolatedTarget(CONTRACTS[name], spec, item.config.getoption("--backend"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run a property of an ``--impl`` target in the sandbox, as ``drlspec verify`` does."""
+    target = _user_target(pyfuncitem)
+    if target is None:
+        return None
+    from reference.harness.verify import format_failure, verify
+
+    device = pyfuncitem.callspec.params.get("device", "cpu")
+    try:
+        result = verify(
+            target.contract.name,
+            target.spec,
+            backend=target.backend,
+            device=device,
+            properties=[pyfuncitem.originalname],
+        )
+    except UsageError as error:
+        pytest.fail(f"--impl {target.contract.name}={target.spec}: {error}", pytrace=False)
+    failures = [r for r in result.results if not r.passed]
+    if failures:
+        pytest.fail(
+            "\n\n".join(f"{r.name} [{r.device}]\n{format_failure(r)}" for r in failures),
+            pytrace=False,
+        )
+    return True
+
+
 @pytest.fixture(scope="module")
-def impl(request: pytest.FixtureRequest) -> Target:
+def impl(request: pytest.FixtureRequest) -> Target | IsolatedTarget:
     """The implementation under test for the module's ``CONTRACT`` (default: the reference)."""
     name = getattr(request.module, "CONTRACT", None)
     if name is None:
         raise pytest.UsageError(f"{request.module.__name__} uses `impl` but defines no CONTRACT")
+    spec = request.config.stash[_TARGET_SPECS].get(name)
+    if spec is not None:
+        return IsolatedTarget(CONTRACTS[name], spec, request.config.getoption("--backend"))
     cache = request.config.stash[_TARGETS]
     if name not in cache:
-        contract = CONTRACTS[name]
-        spec = request.config.stash[_TARGET_SPECS].get(name)
-        backend = request.config.getoption("--backend") if spec else "torch"
-        spec = spec or contract.reference
-        try:
-            cache[name] = Target(contract, load_object(spec), spec, backend)
-        except UsageError as error:
-            raise pytest.UsageError(f"--impl {name}={spec}: {error}") from None
+        cache[name] = Target.reference(CONTRACTS[name])
     return cache[name]
 
 
 @pytest.fixture(scope="module")
-def backend(impl: Target) -> str:
+def backend(impl: Target | IsolatedTarget) -> str:
     """The backend the implementation under test was declared with."""
     return impl.backend

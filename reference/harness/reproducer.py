@@ -8,7 +8,6 @@ paste it into an issue or a debugger.
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
 import numpy as np
@@ -37,27 +36,6 @@ def _literal(value: Any) -> str:
         inner = ", ".join(_literal(v) for v in value)
         return f"[{inner}]" if isinstance(value, list) else f"({inner},)"
     return f"{value!r}  # not a literal: rebuild this object by hand"
-
-
-_SIG_FUNCTION = re.compile(r"^\s*f\((?P<args>[^)]*)\)")
-_SIG_METHOD = re.compile(r"\.?(?P<name>\w+)\((?P<args>[^)]*)\)")
-
-
-def _argument_names(signature: str, name: str) -> list[str]:
-    """Argument names of ``name`` ("f", a class or a method) as the spec's signature writes them."""
-    if name == "f":
-        match = _SIG_FUNCTION.match(signature)
-        found = [match] if match else []
-    else:
-        found = [m for m in _SIG_METHOD.finditer(signature) if m.group("name") == name]
-    if not found:
-        return []
-    names = []
-    for part in re.split(r",\s*(?![^\[]*\])", found[0].group("args")):
-        part = part.strip()
-        if part:
-            names.append(re.sub(r"\[.*\]", "", part).strip())
-    return names
 
 
 def _import_line(spec: str, alias: str) -> str:
@@ -98,7 +76,7 @@ def reproducer(target: Target, calls: list[Call], property_name: str) -> str:
 
     numpy_suffix = ".numpy()" if target.backend == "numpy" else ""
     for number, call in enumerate(calls):
-        names = _argument_names(contract.signature, call.name)
+        names = contract.argument_names(call.name)
         arg_names = []
         for position, value in enumerate(call.args):
             base = names[position] if position < len(names) else f"arg{position}"

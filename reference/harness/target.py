@@ -1,10 +1,13 @@
 """The implementation under test, wrapped so that every call is converted and recorded.
 
 Properties never call an implementation directly: they call a :class:`Target`.
-The target converts arguments for the implementation's backend (torch tensors,
-or numpy arrays with results converted back), turns an exception raised on
-valid input into a property failure, and records each call of the current
-hypothesis example, from which the harness writes a reproducer.
+The target hands the implementation private copies of its inputs (converted
+for its backend: torch tensors, or numpy arrays with results converted back),
+so that the originals the property keeps for its oracle stay pristine; fails
+the property, naming the argument, when the implementation wrote into an
+input; turns an exception raised on valid input (``SystemExit`` included)
+into a property failure; and records each call of the current hypothesis
+example, from which the harness writes a reproducer.
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ import torch
 
 from reference.contracts import Contract
 
-__all__ = ["Call", "ImplementationRaised", "Target", "UsageError", "load_object"]
+__all__ = [
+    "Call",
+    "ImplementationRaised",
+    "InputModified",
+    "Target",
+    "UsageError",
+    "load_object",
+]
 
 
 class UsageError(Exception):
@@ -37,6 +47,18 @@ class ImplementationRaised(AssertionError):
         self.error = error
         super().__init__(
             f"the implementation raised {type(error).__name__}: {error} (in call {call.describe()})"
+        )
+
+
+class InputModified(AssertionError):
+    """The implementation wrote into one of its inputs: the contract forbids it."""
+
+    def __init__(self, call: Call, argument: str) -> None:
+        self.call = call
+        self.argument = argument
+        super().__init__(
+            f"the implementation modified its input `{argument}` in place (in call "
+            f"{call.describe()}); a contract's inputs are read-only"
         )
 
 
@@ -117,6 +139,65 @@ def _to_backend(value: Any, backend: str) -> Any:
     return value
 
 
+def _private_copy(value: Any, backend: str) -> Any:
+    """What the implementation receives for ``value``: its own copy, in its backend's type.
+
+    A tensor that requires grad is handed over as it is: the gradient
+    properties differentiate through it, and autograd needs the very tensor
+    (a callable argument such as the HVP's ``scalar_fn`` closes over it).
+    Writing into it is caught afterwards by :func:`_modified`.
+    """
+    if isinstance(value, torch.Tensor):
+        if backend == "numpy":
+            return value.detach().cpu().numpy().copy()
+        return value if value.requires_grad else value.clone()
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_private_copy(v, backend) for v in value)
+    return value
+
+
+def _snapshot(value: Any) -> Any:
+    """The values of the tensors handed over as they are, to compare after the call."""
+    if isinstance(value, torch.Tensor) and value.requires_grad:
+        return value.detach().clone()
+    if isinstance(value, (list, tuple)):
+        return [_snapshot(v) for v in value]
+    return None
+
+
+def _same_values(given: Any, original: Any) -> bool:
+    given_t = torch.as_tensor(given).detach().cpu()
+    original_t = original.detach().cpu()
+    if given_t.shape != original_t.shape:
+        return False
+    both_nan = torch.isnan(given_t.double()) & torch.isnan(original_t.double())
+    return bool(((given_t.double() == original_t.double()) | both_nan).all())
+
+
+def _modified(original: Any, given: Any, snapshot: Any) -> bool:
+    """Whether the implementation wrote into its copy ``given`` or into a tensor it shares."""
+    if isinstance(original, torch.Tensor):
+        if snapshot is not None:
+            return not _same_values(original, snapshot)
+        return not _same_values(given, original)
+    if isinstance(original, np.ndarray):
+        return not _same_values(given, torch.from_numpy(original))
+    if isinstance(original, (list, tuple)):
+        if not isinstance(given, (list, tuple)) or len(given) != len(original):
+            return True
+        return any(_modified(o, g, s) for o, g, s in zip(original, given, snapshot, strict=True))
+    return False
+
+
+def _plain(value: Any) -> Any:
+    """A tensor subclass as a plain tensor: what the properties compare must not override ``==``."""
+    if isinstance(value, torch.Tensor) and type(value) is not torch.Tensor:
+        return value.as_subclass(torch.Tensor)
+    return value
+
+
 def _from_backend(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return torch.from_numpy(np.array(value, copy=True))
@@ -126,7 +207,7 @@ def _from_backend(value: Any) -> Any:
         return tuple(_from_backend(v) for v in value)
     if isinstance(value, list):
         return [_from_backend(v) for v in value]
-    return value
+    return _plain(value)
 
 
 def _current_example() -> object | None:
@@ -148,6 +229,9 @@ class Target:
     spec: str  # what the user named: "reference.value:dqn_target", "my.py:f"
     backend: str = "torch"
     calls: list[Call] = field(default_factory=list)
+    # Called with True just before and False just after each call of the implementation:
+    # the sandbox's watchdog times every call (reference/harness/sandbox.py).
+    on_call: Any = field(default=None, repr=False)
     _example: object | None = field(default=None, repr=False)
     _instances: int = field(default=0, repr=False)
 
@@ -192,11 +276,25 @@ class Target:
 
     def _invoke(self, function: Any, call: Call) -> Any:
         self._record(call)
+        given = [_private_copy(a, self.backend) for a in call.args]
+        snapshots = [_snapshot(a) for a in call.args]
+        if self.on_call is not None:
+            self.on_call(True)
         try:
-            result = function(*_to_backend(call.args, self.backend))
-        except Exception as error:
+            result = function(*given)
+        except BaseException as error:  # SystemExit and KeyboardInterrupt too: a failure
             call.error = error
             raise ImplementationRaised(call, error) from error
+        finally:
+            if self.on_call is not None:
+                self.on_call(False)
+        names = self.contract.argument_names(call.name)
+        for position, (original, copy, snapshot) in enumerate(
+            zip(call.args, given, snapshots, strict=True)
+        ):
+            if _modified(original, copy, snapshot):
+                argument = names[position] if position < len(names) else f"#{position + 1}"
+                raise InputModified(call, argument)
         call.result = _from_backend(result)
         return call.result
 

@@ -2,10 +2,12 @@
 
 The property modules are ordinary pytest modules whose tests are hypothesis
 ``@given`` functions taking the fixtures ``impl`` (a :class:`Target`),
-``device`` and ``backend``. ``drlspec verify`` imports the module and calls
-each test with those arguments directly, which is fast, keeps the hypothesis
-report (the shrunk example), and lets the harness read the target's recorded
-calls of the failing example to write a reproducer.
+``device`` and ``backend``. ``drlspec verify`` calls each test with those
+arguments directly, which is fast, keeps the hypothesis report (the shrunk
+example), and lets the harness read the target's recorded calls of the
+failing example to write a reproducer. The calls happen in a child process
+(:mod:`reference.harness.sandbox`), so that an implementation that exits,
+crashes, hangs or floods its output fails instead of ending the verdict.
 """
 
 from __future__ import annotations
@@ -23,9 +25,19 @@ from hypothesis import Phase, settings
 
 from reference.contracts import Contract, get_contract
 from reference.harness.reproducer import reproducer
-from reference.harness.target import ImplementationRaised, Target, UsageError, load_object
+from reference.harness.sandbox import Job, Limits, run_properties
+from reference.harness.target import ImplementationRaised, Target, UsageError
 
-__all__ = ["ContractResult", "PropertyResult", "available_devices", "verify"]
+__all__ = [
+    "ContractResult",
+    "PropertyResult",
+    "available_devices",
+    "format_failure",
+    "properties_of",
+    "run_property",
+    "verification_settings",
+    "verify",
+]
 
 FIXTURES = ("impl", "device", "backend")
 
@@ -42,6 +54,7 @@ class PropertyResult:
     message: str = ""  # what differed
     falsifying_example: str = ""
     reproducer: str = ""
+    output: str = ""  # what the implementation printed while the property ran (failures only)
 
 
 @dataclass
@@ -58,6 +71,21 @@ class ContractResult:
     @property
     def seconds(self) -> float:
         return sum(r.seconds for r in self.results)
+
+
+def format_failure(result: PropertyResult, indent: str = "    ") -> str:
+    """What a user reads about one failed property: cause, example, output, reproducer."""
+    lines = [f"{indent}what differed: {result.message}"]
+    if result.falsifying_example:
+        lines.append(indent + result.falsifying_example.replace("\n", "\n" + indent))
+    deeper = indent + "  "
+    if result.output.strip():
+        lines.append(f"{indent}the implementation printed:")
+        lines.append(deeper + result.output.rstrip().replace("\n", "\n" + deeper))
+    if result.reproducer:
+        lines.append(f"{indent}reproducer:")
+        lines.append(deeper + result.reproducer.rstrip().replace("\n", "\n" + deeper))
+    return "\n".join(lines)
 
 
 def available_devices(request: str | None) -> list[str]:
@@ -94,11 +122,11 @@ def properties_of(contract: Contract) -> list[tuple[str, Callable[..., None]]]:
 
 
 @contextlib.contextmanager
-def _verification_settings(max_examples: int | None, shrink: bool) -> Iterator[None]:
-    """The active profile (dev or ci), made deterministic and quiet for one verify run."""
-    from properties import profiles  # registers the profiles
+def verification_settings(profile: str, max_examples: int | None, shrink: bool) -> Iterator[None]:
+    """The profile ``profile`` (dev or ci), made deterministic and quiet for one verify run."""
+    from properties import profiles  # noqa: F401 - registers the profiles
 
-    base = settings.get_profile(profiles.load_from_environment())
+    base = settings.get_profile(profile)
     overrides = {
         "database": None,
         "derandomize": True,
@@ -123,7 +151,7 @@ def _first_line(text: str | None) -> str:
     return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
 
 
-def _run_property(
+def run_property(
     name: str,
     function: Callable[..., None],
     target: Target,
@@ -174,36 +202,55 @@ def verify(
     progress: Callable[[PropertyResult], None] | None = None,
     fail_fast: bool = False,
     shrink: bool = True,
+    limits: Limits | None = None,
+    properties: list[str] | None = None,
 ) -> ContractResult:
     """Verify ``target_spec`` (default: the reference) against ``contract_name``.
 
     ``fail_fast`` stops at the first failing property and ``shrink=False``
     reports the first failing example found rather than the simplest one:
     together they make "is this implementation rejected?" cheap to ask.
-    Raises :class:`UsageError` for anything the user named wrongly.
+    ``limits`` bounds each call's time and the implementation's memory and
+    output (:class:`~reference.harness.sandbox.Limits`); ``properties``
+    restricts the run to those property names. Raises :class:`UsageError`
+    for anything the user named wrongly.
     """
+    from properties import profiles
+
     try:
         contract = get_contract(contract_name)
     except KeyError as error:
         raise UsageError(error.args[0]) from None
+    if backend not in contract.backends:
+        allowed = ", ".join(contract.backends)
+        raise UsageError(f"contract {contract.name} supports backend {allowed}, not {backend!r}")
     spec = target_spec or contract.reference
-    target = Target(contract, load_object(spec), spec, backend)
     devices = ["cpu"] if backend == "numpy" else available_devices(device)
+    functions = properties_of(contract)
+    if properties is not None:
+        unknown = sorted(set(properties) - {name for name, _ in functions})
+        if unknown:
+            raise UsageError(f"contract {contract.name} has no property {', '.join(unknown)}")
+        functions = [(name, f) for name, f in functions if name in properties]
+    threads = os.environ.get("DRLSPEC_THREADS")
+    job = Job(
+        contract=contract.name,
+        spec=spec,
+        backend=backend,
+        plan=tuple((name, dev) for name, _ in functions for dev in devices),
+        profile=profiles.profile_from_environment(),
+        max_examples=max_examples,
+        shrink=shrink,
+        fail_fast=fail_fast,
+        threads=int(threads) if threads else None,
+    )
     result = ContractResult(contract, spec, backend)
-    # torch's own thread pool makes small kernels slower and timings noisier.
-    threads = torch.get_num_threads()
-    if os.environ.get("DRLSPEC_THREADS") is None:
-        torch.set_num_threads(1)
-    try:
-        with _verification_settings(max_examples, shrink):
-            for name, function in properties_of(contract):
-                for dev in devices:
-                    outcome = _run_property(name, function, target, dev)
-                    result.results.append(outcome)
-                    if progress is not None:
-                        progress(outcome)
-                    if fail_fast and not outcome.passed:
-                        return result
-    finally:
-        torch.set_num_threads(threads)
+
+    def on_result(outcome: PropertyResult) -> None:
+        result.results.append(outcome)
+        if progress is not None:
+            progress(outcome)
+
+    summaries = {name: _first_line(inspect.getdoc(f)) for name, f in functions}
+    run_properties(job, limits or Limits(), on_result, summaries)
     return result
