@@ -44,7 +44,11 @@ def _build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--backend", choices=("torch", "numpy"), default="torch")
     verify.add_argument("--max-examples", type=int, default=None, metavar="N")
     verify.add_argument("--device", choices=("cpu", "cuda", "all"), default="cpu")
-    verify.add_argument("--quiet", action="store_true", help="no reproducers, only verdicts")
+    verify.add_argument(
+        "--quiet",
+        action="store_true",
+        help="only verdicts and causes: no examples, output or reproducers",
+    )
     verify.add_argument(
         "--time-limit",
         type=float,
@@ -259,8 +263,11 @@ def _verify_one(args: argparse.Namespace) -> int:
         verdict = "PASS" if outcome.passed else "FAIL"
         device = f" [{outcome.device}]" if args.device != "cpu" else ""
         print(f"{verdict}  {outcome.name}{device}  ({outcome.seconds:.2f}s)  {outcome.summary}")
-        if not outcome.passed and not args.quiet:
-            _print_failure(outcome)
+        if not outcome.passed:
+            if args.quiet:
+                print(f"    what differed: {outcome.message}")
+            else:
+                _print_failure(outcome)
         sys.stdout.flush()
 
     target = args.target or CONTRACTS[args.contract].reference

@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -99,15 +101,29 @@ class Job:
 # ---------------------------------------------------------------------------
 
 
-def _child_main(job: Job, connection: Any, clock: Any, output_path: str) -> None:
-    """Load the target and run the plan, reporting each property over ``connection``."""
-    os.setpgrp()  # the parent kills the whole group: threads, and processes the target starts
-    descriptor = os.open(output_path, os.O_WRONLY | os.O_APPEND)
+def _enter_sandbox(output_path: str) -> None:
+    """Own process group, death with the fork server, stdout and stderr into ``output_path``."""
+    os.setpgrp()  # the parent kills the whole group: the target's own processes too
+    with contextlib.suppress(Exception):
+        # Linux: die with the fork server, which dies with the parent, so that a hung
+        # child never outlives an interrupted verification.
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    try:
+        descriptor = os.open(output_path, os.O_WRONLY | os.O_APPEND)
+    except OSError:
+        os._exit(1)  # the parent gave up (interrupted) before the child started
     sys.stdout.flush()
     sys.stderr.flush()
     os.dup2(descriptor, 1)
     os.dup2(descriptor, 2)
     os.close(descriptor)
+
+
+def _child_main(job: Job, connection: Any, clock: Any, output_path: str) -> None:
+    """Load the target and run the plan, reporting each property over ``connection``."""
+    _enter_sandbox(output_path)
 
     import torch
 
@@ -171,6 +187,16 @@ def _context() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C in a terminal signals the whole foreground process group. The parent
+        # reports the interrupt; the fork server (which would print a traceback if it is
+        # still importing torch) and its children must not see it: an ignored signal stays
+        # ignored across the server's exec, and the children inherit that.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            multiprocessing.forkserver.ensure_running()
+        finally:
+            signal.signal(signal.SIGINT, previous)
     return context
 
 
@@ -184,11 +210,12 @@ def _resident_bytes(pid: int) -> int:
 
 
 def _kill(process: Any) -> None:
-    if process.pid is not None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(process.pid, signal.SIGKILL)
+    if process.pid is None:  # never started
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(process.pid, signal.SIGKILL)
     process.join(timeout=5)
 
 
@@ -381,11 +408,7 @@ def run_properties(
 
 
 def _call_main(function: Callable[..., Any], args: tuple, connection: Any, path: str) -> None:
-    os.setpgrp()
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND)
-    os.dup2(descriptor, 1)
-    os.dup2(descriptor, 2)
-    os.close(descriptor)
+    _enter_sandbox(path)
     try:
         outcome = ("ok", function(*args))
     except BaseException as error:  # everything is the caller's to judge
