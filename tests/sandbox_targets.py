@@ -139,3 +139,11 @@ def numpy_td_target_writes_rewards(rewards, next_values, terminated, gamma):
     """A numpy implementation that accumulates into the rewards array it was given."""
     rewards += gamma * np.where(terminated.astype(bool), 0.0, next_values)
     return rewards
+
+
+def gae_leaves_grad_disabled(
+    rewards, values, next_values, terminated, truncated, gamma, lam
+) -> torch.Tensor:
+    """Right values, but switches autograd off for everything its caller does next."""
+    torch.set_grad_enabled(False)
+    return gae(rewards, values, next_values, terminated, truncated, gamma, lam)

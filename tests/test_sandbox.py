@@ -231,3 +231,11 @@ def test_pytest_impl_path_fails_an_exiting_target_and_finishes_the_session(tmp_p
     assert "ended the process" in completed.stdout
     failed = len(verify_names("td_target"))
     assert f"{failed} failed" in completed.stdout, completed.stdout[-2000:]
+
+
+def test_leaving_torch_global_state_changed_fails():
+    result = verify("gae", f"{TARGETS}:gae_leaves_grad_disabled", **QUICK)
+    assert not result.passed
+    assert "changed torch's global state and left it changed (grad mode True -> False" in (
+        _messages(result)
+    )

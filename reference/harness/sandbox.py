@@ -299,10 +299,17 @@ def _watch(child: _Child, limits: Limits) -> tuple | None:
     while True:
         if child.connection.poll(POLL_SECONDS):
             try:
-                return child.connection.recv()
+                message = child.connection.recv()
             except (EOFError, OSError):
                 child.process.join(timeout=5)
                 raise _Verdict(_death(child.process.exitcode)) from None
+            except Exception as error:  # not a message the harness sent
+                raise _Verdict(
+                    f"the implementation corrupted the harness's channel ({type(error).__name__})"
+                ) from None
+            if not (isinstance(message, tuple) and message and isinstance(message[0], str)):
+                raise _Verdict("the implementation corrupted the harness's channel")
+            return message
         now = time.monotonic()
         started = child.clock.value
         if started and now - started > limits.call_seconds:

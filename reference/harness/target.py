@@ -191,6 +191,19 @@ def _modified(original: Any, given: Any, snapshot: Any) -> bool:
     return False
 
 
+_GLOBAL_STATE_NAMES = ("grad mode", "default dtype")
+
+
+def _torch_global_state() -> tuple:
+    """The torch settings a kernel may switch inside a call but must give back."""
+    return (torch.is_grad_enabled(), torch.get_default_dtype())
+
+
+def _restore_torch_global_state(state: tuple) -> None:
+    torch.set_grad_enabled(state[0])
+    torch.set_default_dtype(state[1])
+
+
 def _plain(value: Any) -> Any:
     """A tensor subclass as a plain tensor: what the properties compare must not override ``==``."""
     if isinstance(value, torch.Tensor) and type(value) is not torch.Tensor:
@@ -278,6 +291,7 @@ class Target:
         self._record(call)
         given = [_private_copy(a, self.backend) for a in call.args]
         snapshots = [_snapshot(a) for a in call.args]
+        global_state = _torch_global_state()
         if self.on_call is not None:
             self.on_call(True)
         try:
@@ -288,6 +302,18 @@ class Target:
         finally:
             if self.on_call is not None:
                 self.on_call(False)
+            left = _torch_global_state()
+            _restore_torch_global_state(global_state)
+        if left != global_state:
+            changed = ", ".join(
+                f"{name} {before} -> {after}"
+                for name, before, after in zip(_GLOBAL_STATE_NAMES, global_state, left, strict=True)
+                if before != after
+            )
+            raise AssertionError(
+                f"the implementation changed torch's global state and left it changed "
+                f"({changed}; in call {call.describe()}): its caller's code would run differently"
+            )
         names = self.contract.argument_names(call.name)
         for position, (original, copy, snapshot) in enumerate(
             zip(call.args, given, snapshots, strict=True)
