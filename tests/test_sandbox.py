@@ -239,3 +239,20 @@ def test_leaving_torch_global_state_changed_fails():
     assert "changed torch's global state and left it changed (grad mode True -> False" in (
         _messages(result)
     )
+
+
+def test_a_script_without_a_main_guard_is_not_rerun_by_the_sandbox(tmp_path):
+    script = tmp_path / "check_my_kernel.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from reference.harness import verify\n"
+        "print('top level ran')\n"
+        "result = verify('td_target', max_examples=5)\n"
+        "print('passed' if result.passed else 'failed')\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.splitlines() == ["top level ran", "passed"]

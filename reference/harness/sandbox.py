@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -200,6 +201,25 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Start a child without it re-running the user's ``__main__`` script.
+
+    multiprocessing makes a fork server's child import the parent's main
+    module (to find functions defined there), so a user's script that calls
+    ``verify`` at top level, without an ``if __name__ == "__main__"`` guard,
+    would run again in every child. The child runs only functions of this
+    package, so it is given no main module to import.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
 def _resident_bytes(pid: int) -> int:
     """Resident memory of ``pid`` (0 where /proc cannot tell)."""
     try:
@@ -275,7 +295,8 @@ def _started(job: Job) -> Iterator[_Child]:
     )
     with open(path, "rb") as reader:
         try:
-            process.start()
+            with _main_module_hidden():
+                process.start()
             sender.close()
             yield _Child(process, receiver, clock, reader)
         finally:
@@ -446,7 +467,8 @@ def run_isolated(
         path = output.name
     process = context.Process(target=_call_main, args=(function, args, sender, path), daemon=True)
     try:
-        process.start()
+        with _main_module_hidden():
+            process.start()
         sender.close()
         started = time.monotonic()
         while not receiver.poll(POLL_SECONDS):
