@@ -416,6 +416,10 @@ def run_properties(
                         if job.fail_fast and not result.passed:
                             return
                     elif kind == "done":
+                        # Every planned property reports, or counts as failed: a verdict
+                        # is never PASS by omission.
+                        for name, device in remaining:
+                            fail(name, device, "not run: the sandbox stopped before it")
                         return
             except _Verdict as verdict:
                 if not child.loaded:

@@ -66,7 +66,8 @@ class ContractResult:
 
     @property
     def passed(self) -> bool:
-        return all(r.passed for r in self.results)
+        """Every property ran and passed (no result at all is not a pass)."""
+        return bool(self.results) and all(r.passed for r in self.results)
 
     @property
     def seconds(self) -> float:
