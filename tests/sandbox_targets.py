@@ -147,3 +147,10 @@ def gae_leaves_grad_disabled(
     """Right values, but switches autograd off for everything its caller does next."""
     torch.set_grad_enabled(False)
     return gae(rewards, values, next_values, terminated, truncated, gamma, lam)
+
+
+def td_target_counting_calls(rewards, next_values, terminated, gamma):
+    """Correct; appends a line per call to the file named by DRLSPEC_TEST_CALL_LOG."""
+    with open(os.environ["DRLSPEC_TEST_CALL_LOG"], "a") as log:
+        log.write("call\n")
+    return rewards + gamma * torch.where(terminated.bool(), 0.0, next_values)

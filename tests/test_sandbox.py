@@ -256,3 +256,19 @@ def test_a_script_without_a_main_guard_is_not_rerun_by_the_sandbox(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.splitlines() == ["top level ran", "passed"]
+
+
+def test_the_run_settings_reach_the_properties(tmp_path, monkeypatch):
+    """hypothesis binds settings when ``@given`` decorates: the child imports under the run's."""
+    verify("td_target", max_examples=1)  # the fork server starts before the variable is set
+    log = tmp_path / "calls.txt"
+    monkeypatch.setenv("DRLSPEC_TEST_CALL_LOG", str(log))
+    result = verify(
+        "td_target",
+        f"{TARGETS}:td_target_counting_calls",
+        max_examples=7,
+        properties=["test_matches_definition"],
+    )
+    assert result.passed, _messages(result)
+    calls = len(log.read_text().splitlines())
+    assert 1 <= calls <= 7, f"{calls} calls for max_examples=7"

@@ -95,6 +95,8 @@ class Job:
     shrink: bool
     fail_fast: bool
     threads: int | None  # torch threads in the child (None: one)
+    # The parent's environment now: the fork server's is that of the moment it started.
+    environment: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
 # ---------------------------------------------------------------------------
@@ -125,6 +127,8 @@ def _enter_sandbox(output_path: str) -> None:
 def _child_main(job: Job, connection: Any, clock: Any, output_path: str) -> None:
     """Load the target and run the plan, reporting each property over ``connection``."""
     _enter_sandbox(output_path)
+    os.environ.clear()
+    os.environ.update(job.environment)
 
     import torch
 
@@ -148,8 +152,10 @@ def _child_main(job: Job, connection: Any, clock: Any, output_path: str) -> None
         connection.send(("load-failed", f"{type(error).__name__}: {error}"))
         _exit_child(0)
     connection.send(("loaded",))
-    functions = dict(properties_of(contract))
+    # hypothesis fixes a test's settings when ``@given`` decorates it: the property
+    # module is imported (for the first time, in this child) under the run's settings.
     with verification_settings(job.profile, job.max_examples, job.shrink):
+        functions = dict(properties_of(contract))
         for name, device in job.plan:
             connection.send(("start", name, device))
             result = run_property(name, functions[name], target, device)
@@ -439,8 +445,12 @@ def run_properties(
                     return
 
 
-def _call_main(function: Callable[..., Any], args: tuple, connection: Any, path: str) -> None:
+def _call_main(
+    function: Callable[..., Any], args: tuple, environment: dict, connection: Any, path: str
+) -> None:
     _enter_sandbox(path)
+    os.environ.clear()
+    os.environ.update(environment)
     try:
         outcome = ("ok", function(*args))
     except BaseException as error:  # everything is the caller's to judge
@@ -469,7 +479,9 @@ def run_isolated(
     receiver, sender = context.Pipe(duplex=False)
     with tempfile.NamedTemporaryFile(prefix="drlspec-output-", delete=False) as output:
         path = output.name
-    process = context.Process(target=_call_main, args=(function, args, sender, path), daemon=True)
+    process = context.Process(
+        target=_call_main, args=(function, args, dict(os.environ), sender, path), daemon=True
+    )
     try:
         with _main_module_hidden():
             process.start()
