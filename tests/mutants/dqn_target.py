@@ -1,5 +1,7 @@
 """Wrong DQN targets."""
 
+import torch
+
 
 def _mask(terminated, dtype):
     return 1.0 - terminated.to(dtype)
@@ -45,3 +47,44 @@ def keepdim_broadcast(rewards, next_q_target, terminated, gamma):
 def min_over_actions(rewards, next_q_target, terminated, gamma):
     """A pessimistic target: ``min`` where the Bellman optimality equation takes ``max``."""
     return rewards + gamma * _mask(terminated, rewards.dtype) * next_q_target.min(dim=1).values
+
+
+def last_action_ignored(rewards, next_q_target, terminated, gamma):
+    """Drops the last action column (an ``action_dim - 1`` off-by-one, e.g. a no-op column).
+
+    Right whenever no row's best action is the last one: at A = 2 or 3 with a few rows,
+    often; this is why every column is made some row's greedy action.
+    """
+    num_actions = next_q_target.shape[1]
+    best = next_q_target[:, : max(num_actions - 1, 1)].max(dim=1).values
+    return rewards + gamma * _mask(terminated, rewards.dtype) * best
+
+
+def last_row_not_bootstrapped(rewards, next_q_target, terminated, gamma):
+    """A Python loop over transitions with ``range(len(rewards) - 1)``: the last one keeps r."""
+    targets = rewards.clone()
+    not_done = _mask(terminated, rewards.dtype)
+    best = next_q_target.max(dim=1).values
+    for i in range(len(rewards) - 1):
+        targets[i] = rewards[i] + gamma * not_done[i] * best[i]
+    return targets
+
+
+def q_values_clamped(rewards, next_q_target, terminated, gamma):
+    """Clamps Q_target to [-1e4, 1e4] "for stability": wrong once returns are large."""
+    best = next_q_target.clamp(-1e4, 1e4).max(dim=1).values
+    return rewards + gamma * _mask(terminated, rewards.dtype) * best
+
+
+def half_precision_inside(rewards, next_q_target, terminated, gamma):
+    """Computes in float16 (autocast): 2**-11 relative error, 0 below 6e-8, inf above 65504."""
+    best = next_q_target.half().max(dim=1).values
+    out = rewards.half() + gamma * _mask(terminated, torch.float16) * best
+    return out.to(rewards.dtype)
+
+
+def gamma_stored_as_bfloat16(rewards, next_q_target, terminated, gamma):
+    """gamma kept in a bfloat16 buffer: 0.999 becomes 1.0 (bfloat16 spacing at 1 is 2**-8)."""
+    gamma = torch.tensor(gamma, dtype=torch.bfloat16).item()
+    best = next_q_target.max(dim=1).values
+    return rewards + gamma * _mask(terminated, rewards.dtype) * best
