@@ -11,35 +11,52 @@ Spec: Prioritized replay. Seed: :six: Prioritized Experience Replay /
 权重修正, 损失函数 (see docs/errata.md). Paper: Schaul et al. (2016),
 Section 3.4 and Algorithm 1, line 10.
 
-Inputs: B = 1..32 probabilities in ``[1e-6, 1]`` (float32 and float64),
-sometimes drawn from a pool of three so that ties are common; ``size`` from
-1 to 10**6; beta exactly 0 and 1 as well as anywhere in ``[0, 1]``.
+Inputs: B = 1..32 probabilities in the element-wise properties, B up to 4096
+(log-uniform) against a vectorised float64 oracle, and explicitly B = 33,
+4099 and 65 536; probabilities in ``[1e-12, 1]`` (log-uniform over a random
+number of decades, uniform, the ends), sometimes drawn from a pool of three
+so that ties are common, in float32 and float64; ``size`` from 1 to 10**6
+(log-uniform and the ends); beta from ``unit_interval()``: exactly 0 and 1,
+tiny positive down to ``1e-300``, ``1 - 10^-k`` for k up to 16, uniform.
 
-Tolerance: weights are compared relatively within ``FLOAT32_RTOL``. In
-float32 the ratio (or the product ``size * P``) rounds by ``u = 2**-24``
-relative and the power multiplies that by ``beta <= 1`` and adds about one
-rounding: a few ``u``, far inside ``1e-5``. Bounds (max 1, ``w <= 1``,
-beta = 0 gives 1) allow the same ``1e-5``.
+Tolerance: weights are compared relatively within ``FLOAT32_RTOL = 1e-5``,
+derived for a float32 implementation, ``u = 2**-24``: rounding ``P`` and
+``min P`` to float32 and dividing errs by ``3u``, the power multiplies that by
+``beta <= 1`` and adds ``~2u``: ``5u``. Computed in log space instead,
+``exp(-beta (log P - log min P))``, each float32 logarithm errs by
+``u |log P| <= 28u`` absolutely (``P >= 1e-12``), the difference by one more
+rounding of a number ``<= 28``: the exponent is off by at most ``84u``
+(times ``beta <= 1``), the weight by that relatively plus one rounding:
+``85u = 5.1e-6``, inside ``1e-5``. No sum is involved, so the bound does not
+grow with B. Weights are at least ``(1e-12)^beta``, float32 normal numbers.
+Bounds (max 1, ``w <= 1``, beta = 0 gives 1) allow the same ``1e-5``.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
 from properties.assertions import FLOAT32_RTOL, as_cpu_tensor
-from properties.strategies import batch_sizes, float_dtypes
+from properties.replay_strategies import log_uniform_array
+from properties.strategies import batch_sizes, float_dtypes, log_uniform, unit_interval
 
 CONTRACT = "importance_weights"
 
 probability_values = st.one_of(
-    st.sampled_from([1e-6, 1e-3, 0.5, 1.0]),
+    st.sampled_from([1e-12, 1e-6, 1e-3, 0.5, 1.0]),
     st.floats(min_value=1e-6, max_value=1.0, allow_subnormal=False),
+    log_uniform(1e-12, 1.0),
 )
-sizes = st.one_of(st.sampled_from([1, 2, 10**6]), st.integers(min_value=1, max_value=10**6))
-betas = st.one_of(st.sampled_from([0.0, 0.4, 1.0]), st.floats(min_value=0.0, max_value=1.0))
-positive_betas = st.one_of(st.sampled_from([0.4, 1.0]), st.floats(min_value=0.05, max_value=1.0))
+sizes = st.one_of(
+    st.sampled_from([1, 2, 10**6]),
+    st.integers(min_value=1, max_value=10**6),
+    log_uniform(1.0, 1e6).map(round),
+)
+betas = st.one_of(st.just(0.4), unit_interval())
+positive_betas = betas.filter(lambda beta: beta > 0)
 
 
 @st.composite
@@ -57,10 +74,13 @@ def batches(draw: st.DrawFn) -> torch.Tensor:
 
 
 def oracle(probabilities: torch.Tensor, size: int, beta: float) -> list[float]:
-    """The definition in Python floats: ``(size * P(i))^(-beta)`` over its batch maximum."""
-    raw = [(size * p) ** (-beta) for p in probabilities.double().tolist()]
-    largest = max(raw)
-    return [w / largest for w in raw]
+    """The definition in float64: ``(size * P(i))^(-beta)`` over its batch maximum.
+
+    ``size * P`` lies in ``[1e-12, 1e6]``, so its power stays in range for
+    ``beta <= 1``; numpy, vectorised, errs by a few ``2**-53``.
+    """
+    raw = (size * probabilities.double().numpy()) ** (-beta)
+    return (raw / raw.max()).tolist()
 
 
 def _weights(impl, probabilities: torch.Tensor, size: int, beta: float, device: str) -> list:
@@ -132,3 +152,69 @@ def test_batch_normalisation_cancels_size(impl, device, probabilities, size, oth
         _weights(impl, probabilities, size, beta, device),
         what=f"weights with size {other_size} vs size {size} (P = {probabilities.tolist()})",
     )
+
+
+def large_batch(
+    rng: np.random.Generator, batch: int, decades: float, pool: int, dtype: torch.dtype
+) -> torch.Tensor:
+    """``[batch]`` probabilities log-uniform over ``decades`` decades below 1, from ``pool`` values.
+
+    ``pool = 0`` draws every element afresh; a small pool makes ties.
+    """
+    low = 10.0 ** rng.uniform(-12.0, -decades) if decades < 12 else 1e-12
+    values = log_uniform_array(rng, low, min(1.0, low * 10.0**decades), pool or batch)
+    if pool:
+        values = rng.choice(values, size=batch)
+    return torch.from_numpy(values).to(dtype)
+
+
+def check_large(impl, device, probabilities: torch.Tensor, size: int, beta: float) -> None:
+    weights = np.array(_weights(impl, probabilities, size, beta, device))
+    expected = np.array(oracle(probabilities, size, beta))
+    wrong = ~(np.abs(weights - expected) <= FLOAT32_RTOL * expected)  # NaN is wrong
+    if wrong.any():
+        index = int(np.flatnonzero(wrong)[0])
+        p = probabilities.double()
+        raise AssertionError(
+            f"w_i for B = {p.numel()} probabilities in [{p.min().item():.3g}, "
+            f"{p.max().item():.3g}] ({probabilities.dtype}), size {size}, beta {beta!r}: element "
+            f"{index} (P = {p[index].item()!r}) is {float(weights[index])!r}, expected "
+            f"{float(expected[index])!r} (relative tolerance {FLOAT32_RTOL:g})"
+        )
+
+
+@given(
+    batch=log_uniform(1.0, 4096.0).map(round),
+    decades=st.floats(0.0, 12.0),
+    pool=st.sampled_from([0, 1, 3]),
+    size=sizes,
+    beta=betas,
+    dtype=float_dtypes,
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_large_batches_against_float64(impl, device, batch, decades, pool, size, beta, dtype, seed):
+    """B up to 4096, probabilities over up to 12 decades within [1e-12, 1], match float64."""
+    probabilities = large_batch(np.random.default_rng(seed), batch, decades, pool, dtype)
+    check_large(impl, device, probabilities, size, beta)
+
+
+# (B, decades below 1, size, beta): the ends of every range.
+EXTREME_BATCHES = (
+    (33, 12.0, 10**6, 1.0),  # one element past a block of 32
+    (4099, 12.0, 10**6, 1.0 - 1e-16),
+    (4099, 12.0, 1, 1e-300),
+    (65_536, 12.0, 10**6, 0.4),
+    (4099, 0.5, 3, 1.0),  # every P above 1/size
+)
+
+
+def test_extreme_batches_against_float64(impl, device):
+    """Fixed batches at the ends: B = 33, 4099 and 65 536, P down to 1e-12, size 1..10**6."""
+    rng = np.random.default_rng(17)
+    for batch, decades, size, beta in EXTREME_BATCHES:
+        for dtype in (torch.float64, torch.float32):
+            probabilities = large_batch(rng, batch, decades, 0, dtype)
+            # The smallest probability last: a reduction that stops early misses it.
+            smallest = int(probabilities.argmin())
+            probabilities[[smallest, -1]] = probabilities[[-1, smallest]]
+            check_large(impl, device, probabilities, size, beta)

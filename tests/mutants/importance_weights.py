@@ -44,3 +44,39 @@ def half_precision(probabilities, size, beta):
     """Computes in bfloat16 (about 3 significant digits): not float32 accuracy."""
     ratio = probabilities.min().to(torch.bfloat16) / probabilities.to(torch.bfloat16)
     return (ratio**beta).to(probabilities.dtype)
+
+
+def normalised_by_buffer_max_weight(probabilities, size, beta):
+    """Normalises by the largest weight over the whole buffer, not over the batch.
+
+    OpenAI baselines' ``max_weight = (p_min * N)^(-beta)`` with ``p_min``
+    the smallest probability of the *buffer* (from a min-tree). That
+    smallest probability is at most the average ``1/N``, so here it is
+    bounded by ``min(min_batch P, 1/size)``: whenever the whole batch is
+    more probable than average, the largest weight is below 1 and every
+    update is scaled down by a factor the contract does not have.
+    """
+    raw = (size * probabilities) ** (-beta)
+    buffer_min = torch.clamp(probabilities.min(), max=1.0 / size)
+    return raw / (size * buffer_min) ** (-beta)
+
+
+def min_over_first_block(probabilities, size, beta):
+    """The batch minimum reduced over the first 32 elements only (one warp, no grid-stride loop).
+
+    Right for every batch of at most 32; for larger batches a smaller
+    probability further on gets a weight above 1.
+    """
+    smallest = probabilities[:32].min()
+    return (smallest / probabilities) ** beta
+
+
+def min_in_half_precision(probabilities, size, beta):
+    """The batch minimum taken after a float16 cast (an autocast region around the loss).
+
+    float16 flushes probabilities below ``6e-8`` to subnormals and below
+    ``3e-8`` to 0: with the tiny probabilities of a long-tailed buffer every
+    weight becomes 0 (or far off).
+    """
+    smallest = probabilities.half().min().to(probabilities.dtype)
+    return (smallest / probabilities) ** beta

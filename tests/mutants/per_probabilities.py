@@ -40,3 +40,49 @@ def half_precision(priorities, alpha):
     """Computes in bfloat16 (about 3 significant digits): not float32 accuracy."""
     powered = priorities.to(torch.bfloat16) ** alpha
     return (powered / powered.sum()).to(priorities.dtype)
+
+
+def naive_float64_power(priorities, alpha):
+    """``p**alpha / sum`` in float64 without scaling by the largest priority first.
+
+    Right for the paper's alpha and ordinary priorities; ``(1e12)^32``
+    overflows to inf (inf/inf = NaN) and ``(1e-12)^30`` underflows to 0
+    (0/0 = NaN), though the probabilities themselves are ordinary numbers.
+    """
+    powered = priorities.double() ** alpha
+    return (powered / powered.sum()).to(priorities.dtype)
+
+
+def naive_float32_power(priorities, alpha):
+    """``p**alpha`` in float32, unscaled: overflows from ``(1e12)^3.2``, underflows from ``1e-38``.
+
+    A GPU-minded implementation that computes in float32 without scaling by
+    the largest priority: a whole batch of tiny priorities underflows to 0
+    (NaN probabilities) at an alpha where float64 would not.
+    """
+    powered = priorities.float() ** alpha
+    return (powered / powered.sum()).to(priorities.dtype)
+
+
+def blocked_sum_drops_tail(priorities, alpha):
+    """A blocked reduction (blocks of 256) that forgets the last, partial block.
+
+    Exact for N <= 256 (one block, handled on its own) and for multiples of
+    256; for N = 4351 the normaliser misses 255 terms and every probability
+    is too large: only batches of thousands show it.
+    """
+    powered = (priorities / priorities.max()) ** alpha
+    if powered.shape[0] <= 256:
+        return powered / powered.sum()
+    whole = powered.shape[0] // 256 * 256
+    total = powered[:whole].reshape(-1, 256).sum(dim=1).sum()
+    return powered / total
+
+
+def softmax_of_priorities(priorities, alpha):
+    """``softmax(alpha * p)``: a softmax of the priorities instead of their logarithms.
+
+    The usual "temperature" reflex: P grows like ``exp(alpha p)``, not
+    ``p^alpha``; a zero priority gets ``exp(0) > 0``.
+    """
+    return torch.softmax(alpha * priorities, dim=0)

@@ -196,3 +196,244 @@ class HeapLayoutOutOfOrder:
                     node = left + 1
             found.append(node - (self.capacity - 1))
         return np.array(found, dtype=np.int64)
+
+
+class MaxDepthSixteen(_PaddedTree):
+    """Walks at most 16 levels, up and down: a kernel sized for buffers of ``2**16`` transitions.
+
+    Models a descent unrolled for a fixed depth (a CUDA kernel with a local
+    stack of 16 levels, a numba loop over ``range(16)``) that nobody re-sized
+    when the buffer grew: right for every capacity up to 65 536 and so for
+    every small test; for 65 537 leaves and more the root is never updated
+    and ``find`` stops at an internal node.
+    """
+
+    MAX_DEPTH = 16
+
+    def update(self, indices, priorities):
+        indices = _np(indices).astype(np.int64)
+        priorities = _np(priorities).astype(np.float64)
+        nodes = self._write_leaves(indices, priorities)
+        self._propagate(nodes, min(self.depth, self.MAX_DEPTH))
+
+    def find(self, prefix_sums):
+        u = _np(prefix_sums).astype(np.float64).copy()
+        nodes = np.ones(u.shape, dtype=np.int64)
+        for _ in range(min(self.depth, self.MAX_DEPTH)):
+            left = 2 * nodes
+            right = self._go_right(u, self.tree[left], self.tree[left + 1])
+            u = self._next_u(u, self.tree[left], right)
+            nodes = left + right
+        return np.clip(nodes - self.size, 0, self.capacity - 1)
+
+
+class TwiceCapacityLayout:
+    """The iterative segment tree of ``2 * capacity`` nodes: leaf ``i`` at ``capacity + i``.
+
+    Correct only when capacity is a power of two (OpenAI baselines' segment
+    tree asserts it; a copy without the assert does not). Node 1 still sums
+    every leaf, but for other capacities the leaves hang at two depths and a
+    descent from the root visits them out of index order: ``find`` returns a
+    leaf whose interval does not hold ``u``.
+    """
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.tree = np.zeros(2 * capacity)
+
+    def update(self, indices, priorities):
+        indices = _np(indices).astype(np.int64)
+        priorities = _np(priorities).astype(np.float64)
+        unique, first_in_reversed = np.unique(indices[::-1], return_index=True)
+        nodes = unique + self.capacity
+        self.tree[nodes] = priorities[len(indices) - 1 - first_in_reversed]
+        while nodes.size and nodes.max() > 1:
+            nodes = np.unique(nodes[nodes > 1] >> 1)
+            self.tree[nodes] = self.tree[2 * nodes] + self.tree[2 * nodes + 1]
+
+    def total(self):
+        return float(self.tree[1])
+
+    def get(self, indices):
+        return self.tree[_np(indices).astype(np.int64) + self.capacity].copy()
+
+    def find(self, prefix_sums):
+        u = _np(prefix_sums).astype(np.float64).copy()
+        nodes = np.ones(u.shape, dtype=np.int64)
+        inner = nodes < self.capacity
+        while inner.any():
+            left = 2 * nodes[inner]
+            right = (u[inner] >= self.tree[left]) & (self.tree[left + 1] > 0)
+            u[inner] -= np.where(right, self.tree[left], 0.0)
+            nodes[inner] = left + right
+            inner = nodes < self.capacity
+        return nodes - self.capacity
+
+
+class OddLevelDropsLastNode:
+    """A list of levels, each the pairwise sums of the one below: an odd level's last node is lost.
+
+    ``level[: len(level) // 2 * 2].reshape(-1, 2).sum(1)``: the truncation
+    that makes the reshape work for an odd number of nodes drops the last
+    one, so for a capacity that is not a power of two the last leaves (for
+    an odd capacity, the last leaf) never reach the root: ``total()`` misses
+    them and ``find`` never returns them.
+    """
+
+    def __init__(self, capacity):
+        self.leaves = np.zeros(capacity)
+        self._rebuild()
+
+    def _rebuild(self):
+        levels = [self.leaves]
+        while levels[-1].size > 1:
+            level = levels[-1]
+            levels.append(level[: level.size // 2 * 2].reshape(-1, 2).sum(1))
+        self.levels = levels[::-1]  # root first
+
+    def update(self, indices, priorities):
+        indices = _np(indices).astype(np.int64)
+        priorities = _np(priorities).astype(np.float64)
+        unique, first_in_reversed = np.unique(indices[::-1], return_index=True)
+        self.leaves[unique] = priorities[len(indices) - 1 - first_in_reversed]
+        self._rebuild()
+
+    def total(self):
+        return float(self.levels[0][0])
+
+    def get(self, indices):
+        return self.leaves[_np(indices).astype(np.int64)].copy()
+
+    def find(self, prefix_sums):
+        u = _np(prefix_sums).astype(np.float64).copy()
+        nodes = np.zeros(u.shape, dtype=np.int64)
+        for level in self.levels[1:]:
+            left = 2 * nodes
+            right_sum = np.where(
+                left + 1 < level.size, level[np.minimum(left + 1, level.size - 1)], 0
+            )
+            right = (u >= level[left]) & (right_sum > 0)
+            u -= np.where(right, level[left], 0.0)
+            nodes = left + right
+        return nodes
+
+
+class TotalOfFirstPowerOfTwo(_PaddedTree):
+    """A power-of-two tree over the first ``2**floor(log2 capacity)`` leaves, the rest on the side.
+
+    Models a capacity "rounded down" to a power of two with an overflow array
+    for the remaining leaves, where ``total()`` (and so the range of prefix
+    sums the caller draws) is read from the root of the partial tree only:
+    the overflow leaves are stored (``get`` is right) but never sampled.
+    """
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.depth = capacity.bit_length() - 1
+        self.size = 1 << self.depth
+        self.tree = np.zeros(2 * self.size)
+        self.overflow = np.zeros(capacity - self.size)
+
+    def update(self, indices, priorities):
+        indices = _np(indices).astype(np.int64)
+        priorities = _np(priorities).astype(np.float64)
+        unique, first_in_reversed = np.unique(indices[::-1], return_index=True)
+        values = priorities[len(indices) - 1 - first_in_reversed]
+        main = unique < self.size
+        self.overflow[unique[~main] - self.size] = values[~main]
+        nodes = unique[main] + self.size
+        self.tree[nodes] = values[main]
+        self._propagate(nodes, self.depth)
+
+    def get(self, indices):
+        leaves = np.concatenate([self.tree[self.size :], self.overflow])
+        return leaves[_np(indices).astype(np.int64)]
+
+
+class Float32DeltaUpdates(_PaddedTree):
+    """A float32 tree whose ancestors are adjusted by ``new - old`` (the textbook ``propagate``).
+
+    Each adjustment rounds at the magnitude of the node (``2**-24`` of the
+    root per update), and the roundings accumulate over updates: after
+    large priorities are written and cleared, the total and every node above
+    them carry residue far above the tiny priorities that remain.
+    """
+
+    def __init__(self, capacity):
+        super().__init__(capacity)
+        self.tree = self.tree.astype(np.float32)
+
+    def update(self, indices, priorities):
+        indices = _np(indices).astype(np.int64)
+        priorities = _np(priorities).astype(np.float32)
+        unique, first_in_reversed = np.unique(indices[::-1], return_index=True)
+        leaves = unique + self.size
+        new = priorities[len(indices) - 1 - first_in_reversed]
+        delta = new - self.tree[leaves]
+        self.tree[leaves] = new
+        nodes = leaves
+        for _ in range(self.depth):
+            nodes = nodes >> 1
+            np.add.at(self.tree, nodes, delta)
+
+
+class Float32CumsumSearchsorted:
+    """No tree: float32 leaves, a running float32 ``cumsum`` and ``searchsorted``.
+
+    A sequential float32 sum loses every leaf below half an ulp of the
+    running sum: after a priority of 1, ten thousand priorities of ``1e-8``
+    add nothing, so ``total()`` and the cumulative boundaries are off by far
+    more than a balanced float32 tree's ``(3 d + 4) u S``. (``np.cumsum``
+    adds sequentially, as ``torch.cumsum`` does on CPU.)
+    """
+
+    def __init__(self, capacity):
+        self.leaves = np.zeros(capacity, dtype=np.float32)
+
+    def update(self, indices, priorities):
+        indices = _np(indices).astype(np.int64)
+        priorities = _np(priorities).astype(np.float32)
+        unique, first_in_reversed = np.unique(indices[::-1], return_index=True)
+        self.leaves[unique] = priorities[len(indices) - 1 - first_in_reversed]
+
+    def total(self):
+        return float(np.cumsum(self.leaves)[-1])
+
+    def get(self, indices):
+        return self.leaves[_np(indices).astype(np.int64)].astype(np.float64)
+
+    def find(self, prefix_sums):
+        cumsum = np.cumsum(self.leaves)
+        u = _np(prefix_sums).astype(np.float32)
+        found = np.searchsorted(cumsum, u, side="right")
+        positive = np.flatnonzero(self.leaves > 0)
+        return np.minimum(found, positive[-1])
+
+
+class SearchsortedLeftLandsOnZero:
+    """float64 ``cumsum`` and ``searchsorted(cumsum, u, side="left")``: the first ``cumsum >= u``.
+
+    Everywhere else the other tie convention, and allowed; but at ``u = 0``
+    with leading zero priorities the first ``cumsum >= 0`` is leaf 0, whose
+    priority is zero: a transition that must never be replayed is.
+    """
+
+    def __init__(self, capacity):
+        self.leaves = np.zeros(capacity)
+
+    def update(self, indices, priorities):
+        indices = _np(indices).astype(np.int64)
+        priorities = _np(priorities).astype(np.float64)
+        unique, first_in_reversed = np.unique(indices[::-1], return_index=True)
+        self.leaves[unique] = priorities[len(indices) - 1 - first_in_reversed]
+
+    def total(self):
+        return float(np.cumsum(self.leaves)[-1])
+
+    def get(self, indices):
+        return self.leaves[_np(indices).astype(np.int64)].copy()
+
+    def find(self, prefix_sums):
+        cumsum = np.cumsum(self.leaves)
+        found = np.searchsorted(cumsum, _np(prefix_sums).astype(np.float64), side="left")
+        return np.minimum(found, self.leaves.size - 1)
