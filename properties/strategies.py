@@ -120,16 +120,32 @@ torch_generators = st.integers(min_value=0, max_value=2**32 - 1).map(
 """A seeded ``torch.Generator``: hypothesis does not manage torch's global RNG."""
 
 
-# Rollouts ``[T, N]`` (returns and advantages). T stays at most 32 so that a
-# float32 discounted sum over a whole column stays well within FLOAT32_RTOL
-# (see properties/assertions.py); N from 1 so that a kernel that only works for
-# one environment, or mixes environments, is caught.
+# Rollouts ``[T, N]`` (returns and advantages). T stays at most 32 here, so that
+# the pure-Python oracles stay quick; properties/returns_strategies.py draws the
+# long rollouts (T in the thousands, N up to 64) that a blocked kernel needs to
+# show a lost carry. N goes from 1 (a kernel that only works for one
+# environment) to 24, so that a bug confined to one column, or to N >= 5, is
+# met within the default budget.
 time_steps = st.integers(min_value=1, max_value=32)
-env_counts = st.integers(min_value=1, max_value=4)
+env_counts = st.integers(min_value=1, max_value=24)
 
-# Per-step probability of an episode end: never, rarely (long episodes, long
-# traces), often (ends at the first and the last step come up), always.
-END_RATES = (0.0, 0.125, 0.5, 1.0)
+# Per-step probability of an episode end, drawn for each column and flag on its
+# own: never, rarely (long traces), sometimes, often, always.
+END_RATES = (0.0, 1.0 / 32.0, 0.125, 0.5, 1.0)
+
+# Ends forced at the edges of a column on top of its rate: the first step (a
+# one-step episode at the start) and the last row (an episode ending exactly at
+# the batch boundary), where off-by-one loops go wrong.
+_EDGE_ENDS = ("none", "first", "last", "first and last")
+
+# Built once: constructing strategies inside ``rollouts`` on every draw cost
+# more than drawing from them.
+_SHARED_END_PATTERNS = st.one_of(
+    st.tuples(st.sampled_from(END_RATES), st.sampled_from(_EDGE_ENDS)), st.none()
+)
+_REAL_MAGNITUDES = st.one_of(st.none(), log_uniform(1e-6, 1e6))  # None: ``bound``
+_COLUMN_SPREADS = st.sampled_from([0.0, 3.0])
+_FLAG_DTYPE_CHOICES = st.sampled_from(FLAG_DTYPES)
 
 
 @st.composite
@@ -144,26 +160,63 @@ def rollouts(
 ) -> dict[str, torch.Tensor]:
     """``[T, N]`` tensors: ``reals`` in one float dtype, ``flag_names`` as episode-end flags.
 
-    Hypothesis draws the structure (T, N, dtypes, each flag's rate of episode
-    ends, integer or real values) and a seed; the entries come from a
+    Hypothesis draws the structure (T, N, dtypes, each column's rate of
+    episode ends and forced ends at its first or last step, for each flag
+    separately, shared by all columns or chosen per column; integer or real
+    values and their magnitude) and a seed; the entries come from a
     ``torch.Generator``. Drawing hundreds of entries one by one made the
     properties slow and a failure at T = 40 took minutes to shrink; this way
     the shrinker goes straight to a small T and N, and to integer values
     (readable reproducers) whenever those still fail.
+
+    Magnitudes: integer values lie in ``[-bound, bound]``; real values have a
+    magnitude that is ``bound`` or log-uniform on ``[1e-6, 1e6]``, and each
+    column may be scaled down by its own factor of up to ``10^3``, so that a
+    bug relative to an absolute scale, or one column's scale, shows.
     """
     steps = draw(time_steps) if steps is None else steps
     envs = draw(env_counts) if envs is None else envs
     dtype = draw(float_dtypes) if dtype is None else dtype
     integer_valued = not draw(st.booleans())
-    rates = [draw(st.sampled_from(END_RATES)) for _ in flag_names]
-    flag_dtypes = [draw(st.sampled_from(FLAG_DTYPES)) for _ in flag_names]
+    if integer_valued:
+        magnitude, spread = bound, 0.0
+    else:
+        magnitude = draw(_REAL_MAGNITUDES)
+        magnitude = bound if magnitude is None else magnitude
+        spread = draw(_COLUMN_SPREADS)
+    # Per flag: one end pattern for all columns (shrinks to a readable example),
+    # or a pattern of its own for each column, chosen by the generator (drawing
+    # dozens of columns' patterns through hypothesis tripled the properties' time).
+    shared = [draw(_SHARED_END_PATTERNS) for _ in flag_names]
+    flag_dtypes = [draw(_FLAG_DTYPE_CHOICES) for _ in flag_names]
     generator = draw(torch_generators)
+    patterns = []
+    for pattern in shared:
+        if pattern is None:
+            rate_index = torch.randint(len(END_RATES), (envs,), generator=generator).tolist()
+            edge_index = torch.randint(len(_EDGE_ENDS), (envs,), generator=generator).tolist()
+            pattern_of = [
+                (END_RATES[i], _EDGE_ENDS[j]) for i, j in zip(rate_index, edge_index, strict=True)
+            ]
+        else:
+            pattern_of = [pattern] * envs
+        patterns.append(pattern_of)
+    column_scale = magnitude * 10.0 ** (
+        -spread * torch.rand(envs, generator=generator, dtype=torch.float64)
+    )
     tensors = {}
     for name in reals:
         values = torch.rand(steps, envs, generator=generator, dtype=torch.float64)
-        values = (2.0 * values - 1.0) * bound
+        values = (2.0 * values - 1.0) * column_scale
         tensors[name] = (values.round() if integer_valued else values).to(dtype)
-    for name, rate, flag_dtype in zip(flag_names, rates, flag_dtypes, strict=True):
-        ends = torch.rand(steps, envs, generator=generator, dtype=torch.float64) < rate
+    for name, columns, flag_dtype in zip(flag_names, patterns, flag_dtypes, strict=True):
+        uniform = torch.rand(steps, envs, generator=generator, dtype=torch.float64)
+        rates = torch.tensor([rate for rate, _ in columns], dtype=torch.float64)
+        ends = uniform < rates
+        for n, (_, edges) in enumerate(columns):
+            if edges in ("first", "first and last"):
+                ends[0, n] = True
+            if edges in ("last", "first and last"):
+                ends[-1, n] = True
         tensors[name] = ends.to(flag_dtype)
     return tensors

@@ -4,20 +4,36 @@
 
 Spec: Returns and advantages. Seed: 2、策略梯度 / REINFORCE (``G = self.gamma * G + reward``).
 
-Tolerance: every comparison uses ``assert_close`` at FLOAT32_RTOL with
-``scale`` = the largest sum of ``|r|`` over one column. A float32 return is a
-chain of at most T <= 32 multiply-adds whose partial sums never exceed that
-sum, so its rounding error is below ``2 T u scale`` (~64 u), inside the
-tolerance of ~170 u; a wrong formula is off by a whole reward.
+Tolerance: every comparison uses an elementwise bound derived in
+properties/returns_strategies.py: ``8 (L_t + 2) (u S_t + 2**-126)``, ``u = 2**-24``,
+``L_t`` the number of steps from ``t`` to its episode's end (or the last row)
+and ``S_t = sum_k gamma^(k-t) |r_k|`` along that trace. It bounds the rounding
+error of a correct float32 implementation summing in any order (sequential,
+blocked with a carry, parallel scan), follows each element's own magnitude
+(rewards from 1e-6 to 1e6, columns of different scales), and leaves a wrong
+formula, off by a whole reward or a whole carried return, visible.
+Comparisons of two outputs of the implementation add the bounds of both.
+
+Sizes: the properties with pure-Python oracles draw T <= 32 and N from 1 to
+24, each column with its own episode-end pattern;
+``test_long_rollouts_match_recursion`` checks T from 1000 to 4096 and N up to
+64 against a vectorised float64 recursion, with gamma at or a hair below 1 in most examples.
 """
 
 from __future__ import annotations
 
 import torch
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from properties.assertions import as_cpu_tensor, assert_close
+from properties.returns_strategies import (
+    LongRollout,
+    backward_scan,
+    discounts_for_long_rollouts,
+    long_rollouts,
+    trace_tolerance,
+)
 from properties.strategies import discounts, rollouts
 
 CONTRACT = "discounted_returns"
@@ -47,9 +63,17 @@ def oracle(rewards, dones, gamma) -> torch.Tensor:
     return torch.tensor(returns, dtype=torch.float64)
 
 
-def _scale(rewards: torch.Tensor) -> float:
-    """Largest sum of |r| over a column: bounds every partial sum of a return."""
-    return float(rewards.double().abs().sum(dim=0).max())
+def fast_oracle(rewards, dones, gamma) -> torch.Tensor:
+    """The recursion ``G_t = r_t + gamma (1 - done_t) G_{t+1}`` in float64, vectorised over the
+    environments: for rollouts too long for the term-by-term sum."""
+    return torch.from_numpy(backward_scan(rewards, gamma * (1.0 - dones.double())))
+
+
+def tolerance(rewards, dones, gamma) -> torch.Tensor:
+    """``8 (L_t + 2) (u S_t + 2**-126)`` with ``S_t = sum_k gamma^(k-t) |r_k|`` along the trace
+    (derived in properties/returns_strategies.py)."""
+    continues = 1.0 - dones.double()
+    return trace_tolerance(rewards, gamma * continues, continues)
 
 
 def _returns(impl, inputs: dict, device: str) -> torch.Tensor:
@@ -72,7 +96,31 @@ def test_matches_definition(impl, device, inputs):
         _returns(impl, inputs, device),
         oracle(**inputs),
         what="discounted return",
-        scale=_scale(inputs["rewards"]),
+        tolerance=tolerance(**inputs),
+    )
+
+
+@settings(max_examples=3, deadline=None)
+@example(  # every end pattern, float32, gamma = 1: a lost carry is a whole return
+    recipe=LongRollout(4096, 64, "float32", 100.0, 0.0, shift=0, seed=1), gamma=1.0
+)
+@example(  # a hair below 1; columns of scales from 1e-6 to 1e6; T not a power of two
+    recipe=LongRollout(3001, 9, "float64", 1e6, 12.0, shift=3, seed=2), gamma=1.0 - 1e-7
+)
+@given(recipe=long_rollouts(), gamma=discounts_for_long_rollouts())
+def test_long_rollouts_match_recursion(impl, device, recipe, gamma):
+    """At T in the thousands and N up to 64 the returns still follow the recursion exactly.
+
+    Pins what short rollouts cannot: a kernel that works in blocks of time
+    steps must carry the return across blocks, and the float32 rounding of a
+    return summed over thousands of steps must stay within its derived bound.
+    """
+    inputs = dict(recipe.build(("rewards",), ("dones",)), gamma=gamma)
+    assert_close(
+        _returns(impl, inputs, device),
+        fast_oracle(**inputs),
+        what=f"return of a {recipe.steps} x {recipe.envs} rollout",
+        tolerance=tolerance(**inputs),
     )
 
 
@@ -82,11 +130,14 @@ def test_satisfies_recursion(impl, device, inputs):
     returns = _returns(impl, inputs, device)
     continues = 1.0 - inputs["dones"].double()
     following = torch.cat([returns[1:], torch.zeros_like(returns[:1])])  # G_T = 0
+    bound = tolerance(**inputs)
+    following_bound = torch.cat([bound[1:], torch.zeros_like(bound[:1])])
     assert_close(
         returns - inputs["gamma"] * continues * following,
         inputs["rewards"].double(),
         what="G_t - gamma * (1 - done_t) * G_{t+1} (must be r_t)",
-        scale=_scale(inputs["rewards"]),
+        # The errors of G_t and of gamma * G_{t+1}; the float64 arithmetic here adds ~1e-16.
+        tolerance=bound + inputs["gamma"] * continues * following_bound,
     )
 
 
@@ -109,7 +160,7 @@ def test_nothing_flows_back_across_done(impl, device, inputs, data):
         _returns(impl, after, device)[: end + 1, env],
         _returns(impl, before, device)[: end + 1, env],
         what=f"returns up to the done at step {end} of environment {env}, later steps changed",
-        scale=_scale(before["rewards"]) + _scale(after["rewards"]),
+        tolerance=(tolerance(**before) + tolerance(**after))[: end + 1, env],
     )
 
 
@@ -121,15 +172,20 @@ def test_linear_in_rewards(impl, device, inputs, data, factor):
     other = data.draw(
         rollouts(("rewards",), (), steps=steps, envs=envs, dtype=dtype), label="second rewards"
     )["rewards"]
-    combined = (inputs["rewards"].double() + factor * other.double()).to(dtype)
+    combined = dict(
+        inputs, rewards=(inputs["rewards"].double() + factor * other.double()).to(dtype)
+    )
     separate = _returns(impl, inputs, device) + factor * _returns(
         impl, dict(inputs, rewards=other), device
     )
     assert_close(
-        _returns(impl, dict(inputs, rewards=combined), device),
+        _returns(impl, combined, device),
         separate,
         what=f"G(r1 + {factor!r} * r2) vs G(r1) + {factor!r} * G(r2)",
-        scale=_scale(inputs["rewards"]) + abs(factor) * _scale(other),
+        # Rounding r1 + c*r2 to the dtype (u per reward) is inside the bound of ``combined``.
+        tolerance=tolerance(**combined)
+        + tolerance(**inputs)
+        + abs(factor) * tolerance(**dict(inputs, rewards=other)),
     )
 
 
@@ -141,7 +197,7 @@ def test_gamma_zero_gives_rewards(impl, device, inputs):
         _returns(impl, inputs, device),
         inputs["rewards"].double(),
         what="returns with gamma = 0 (must be the rewards)",
-        scale=_scale(inputs["rewards"]),
+        tolerance=tolerance(**inputs),
     )
 
 
@@ -154,7 +210,7 @@ def test_gamma_one_without_dones_sums_the_rest(impl, device, inputs):
         _returns(impl, inputs, device),
         suffix_sums,
         what="returns with gamma = 1 and no done (must be the reward sums to the end)",
-        scale=_scale(inputs["rewards"]),
+        tolerance=tolerance(**inputs),
     )
 
 
@@ -168,7 +224,7 @@ def test_columns_permute(impl, device, inputs, data):
         _returns(impl, permuted, device),
         _returns(impl, inputs, device)[:, order],
         what=f"returns of the environments reordered as {order}",
-        scale=_scale(inputs["rewards"]),
+        tolerance=2.0 * tolerance(**inputs)[:, order],
     )
 
 
@@ -182,11 +238,12 @@ def test_columns_independent(impl, device, inputs, data):
     rewards[:, env] = fresh["rewards"][:, env].to(rewards.dtype)
     dones[:, env] = fresh["dones"][:, env].to(dones.dtype)
     others = [n for n in range(envs) if n != env]
+    replaced = dict(inputs, rewards=rewards, dones=dones)
     assert_close(
-        _returns(impl, dict(inputs, rewards=rewards, dones=dones), device)[:, others],
+        _returns(impl, replaced, device)[:, others],
         _returns(impl, inputs, device)[:, others],
         what=f"returns of the other environments after replacing environment {env}",
-        scale=_scale(inputs["rewards"]) + _scale(rewards),
+        tolerance=(tolerance(**inputs) + tolerance(**replaced))[:, others],
     )
 
 
@@ -196,5 +253,8 @@ def test_flag_dtypes_agree(impl, device, inputs):
     as_bool = _returns(impl, dict(inputs, dones=inputs["dones"].bool()), device)
     as_float = _returns(impl, dict(inputs, dones=inputs["dones"].to(torch.float64)), device)
     assert_close(
-        as_float, as_bool, what="float-dones vs bool-dones returns", scale=_scale(inputs["rewards"])
+        as_float,
+        as_bool,
+        what="float-dones vs bool-dones returns",
+        tolerance=2.0 * tolerance(**inputs),
     )

@@ -1,27 +1,46 @@
 """Properties of ``td_target``: ``r + gamma * (1 - terminated) * V(s')``.
 
 Spec: Returns and advantages. Seed: 1、DQN / 损失函数设计.
+
+Tolerance: elementwise, ``24 (u (|r| + gamma |V'|) + 2**-126)`` with
+``u = 2**-24``: the bound of properties/returns_strategies.py for a single
+term (rounding the two inputs and gamma to float32, one multiply, one
+multiply-add, and an absolute ``2**-126`` per operation for results that
+underflow). It follows each row's own magnitude, so rewards and values from
+1e-6 to 1e6 are judged alike and a dropped or doubled ``gamma V'`` shows at
+every scale. Comparisons of two outputs of the implementation add both bounds.
+
+Sizes: batches of 1 to 64 transitions drawn element by element, and
+``test_large_batches_match_definition``: 1000 to 8192 transitions, rows of
+different magnitudes, terminated on the first or the last row.
 """
 
 from __future__ import annotations
 
 import torch
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from properties.assertions import assert_close
-from properties.strategies import batch_sizes, discounts, flags, float_dtypes, real_tensors
+from properties.assertions import as_cpu_tensor, assert_close
+from properties.returns_strategies import LargeBatch, large_batches, one_step_tolerance
+from properties.strategies import discounts, flags, float_dtypes, log_uniform, real_tensors
 
 CONTRACT = "td_target"
+
+# From one transition (a kernel that only works batched) to a vector of 64
+# (a bug confined to one row, or to rows past the first few, shows).
+td_batch_sizes = st.integers(min_value=1, max_value=64)
 
 
 @st.composite
 def td_inputs(draw: st.DrawFn) -> dict:
-    batch = draw(batch_sizes)
+    batch = draw(td_batch_sizes)
     dtype = draw(float_dtypes)
+    # Magnitudes: the drawn values are in [-100, 100]; scaled by 1 or by 1e-8 .. 1e4.
+    magnitude = draw(st.one_of(st.just(1.0), log_uniform(1e-8, 1e4)))
     return {
-        "rewards": draw(real_tensors((batch,), dtype)),
-        "next_values": draw(real_tensors((batch,), dtype)),
+        "rewards": (draw(real_tensors((batch,), dtype)).double() * magnitude).to(dtype),
+        "next_values": (draw(real_tensors((batch,), dtype)).double() * magnitude).to(dtype),
         "terminated": draw(flags((batch,))),
         "gamma": draw(discounts),
     }
@@ -37,24 +56,63 @@ def oracle(rewards, next_values, terminated, gamma) -> torch.Tensor:
     return torch.tensor(targets, dtype=torch.float64)
 
 
-def _scale(inputs: dict) -> float:
-    return float(inputs["rewards"].abs().max() + inputs["next_values"].abs().max())
+def fast_oracle(rewards, next_values, terminated, gamma) -> torch.Tensor:
+    """The definition, vectorised, in float64: for batches of thousands."""
+    bootstrapped = rewards.double() + gamma * next_values.double()
+    return torch.where(terminated.bool(), rewards.double(), bootstrapped)
 
 
-def _call(impl, inputs: dict, device: str):
-    return impl(
-        inputs["rewards"].to(device),
-        inputs["next_values"].to(device),
-        inputs["terminated"].to(device),
-        inputs["gamma"],
+def tolerance(rewards, next_values, terminated, gamma) -> torch.Tensor:
+    """``24 (u (|r| + gamma |V'|) + 2**-126)`` per transition."""
+    return one_step_tolerance(rewards.double().abs() + gamma * next_values.double().abs())
+
+
+def _call(impl, inputs: dict, device: str) -> torch.Tensor:
+    """The implementation's targets as a float64 CPU tensor of the rewards' shape."""
+    out = as_cpu_tensor(
+        impl(
+            inputs["rewards"].to(device),
+            inputs["next_values"].to(device),
+            inputs["terminated"].to(device),
+            inputs["gamma"],
+        ),
+        "td_target",
     )
+    if out.shape != inputs["rewards"].shape:
+        raise AssertionError(
+            f"td_target: shape {list(out.shape)}, expected {list(inputs['rewards'].shape)}"
+        )
+    return out
 
 
 @given(inputs=td_inputs())
 def test_matches_definition(impl, device, inputs):
     """Equals r + gamma * (1 - terminated) * V(s'), computed transition by transition."""
     assert_close(
-        _call(impl, inputs, device), oracle(**inputs), what="td_target", scale=_scale(inputs)
+        _call(impl, inputs, device),
+        oracle(**inputs),
+        what="td_target",
+        tolerance=tolerance(**inputs),
+    )
+
+
+@settings(max_examples=3, deadline=None)
+@example(recipe=LargeBatch(5000, "float32", 100.0, 0.0, 0.5, edges=True, seed=1), gamma=0.99)
+@example(recipe=LargeBatch(1025, "float64", 1e6, 12.0, 0.01, edges=False, seed=2), gamma=1.0)
+@given(recipe=large_batches(), gamma=discounts)
+def test_large_batches_match_definition(impl, device, recipe, gamma):
+    """Batches of thousands of transitions, rows of magnitudes 1e-6 to 1e6, match the definition.
+
+    Pins what a batch of 64 cannot: a vectorised kernel whose main loop over
+    full vectors, or whose handling past some batch size, differs from its
+    small-batch path.
+    """
+    inputs = dict(recipe.build(), gamma=gamma)
+    assert_close(
+        _call(impl, inputs, device),
+        fast_oracle(**inputs),
+        what=f"td_target of a batch of {recipe.size}",
+        tolerance=tolerance(**inputs),
     )
 
 
@@ -66,13 +124,16 @@ def test_terminated_never_bootstraps(impl, device, inputs, shift):
     before = _call(impl, inputs, device)
     after = _call(impl, moved, device)
     assert_close(
-        after[terminated.to(after.device)],
+        after[terminated],
         inputs["rewards"][terminated].double(),
         what="target at terminated steps (must equal the reward)",
-        scale=_scale(moved),
+        tolerance=one_step_tolerance(inputs["rewards"].double())[terminated],
     )
     assert_close(
-        after, before, what="target after changing V(s') at terminated steps", scale=_scale(moved)
+        after,
+        before,
+        what="target after changing V(s') at terminated steps",
+        tolerance=tolerance(**moved) + tolerance(**inputs),
     )
 
 
@@ -83,12 +144,13 @@ def test_nonterminal_bootstraps_with_gamma(impl, device, inputs, shift):
     moved = dict(inputs, next_values=inputs["next_values"] + shift * alive)
     before = _call(impl, inputs, device)
     after = _call(impl, moved, device)
-    expected_change = inputs["gamma"] * shift * alive.double()
     assert_close(
-        torch.as_tensor(after).double().cpu() - torch.as_tensor(before).double().cpu(),
-        expected_change,
+        after - before,
+        inputs["gamma"] * shift * alive.double(),
         what="change of the target when V(s') rises at non-terminal steps",
-        scale=_scale(moved),
+        # Adding ``shift`` to V' in its dtype rounds by u |V' + shift|: inside the bound of
+        # ``moved``, which allows u per input.
+        tolerance=tolerance(**moved) + tolerance(**inputs),
     )
 
 
@@ -99,7 +161,7 @@ def test_flag_dtypes_agree(impl, device, inputs):
     as_float = _call(impl, dict(inputs, terminated=inputs["terminated"].double()), device)
     assert_close(
         as_float,
-        torch.as_tensor(as_bool),
+        as_bool,
         what="float-flag vs bool-flag target",
-        scale=_scale(inputs),
+        tolerance=2.0 * tolerance(**inputs),
     )

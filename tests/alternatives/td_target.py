@@ -14,3 +14,17 @@ def float32_inside(rewards, next_values, terminated, gamma):
     alive = torch.logical_not(terminated.bool()).to(torch.float32)
     out = rewards.float() + gamma * alive * next_values.float()
     return out.to(rewards.dtype)
+
+
+def float32_chunked(rewards, next_values, terminated, gamma):
+    """float32, in chunks of 1000 transitions written into a preallocated output."""
+    out = torch.empty(rewards.shape, dtype=torch.float32, device=rewards.device)
+    for start in range(0, rewards.shape[0], 1000):
+        stop = start + 1000
+        bootstrap = gamma * next_values[start:stop].float()
+        out[start:stop] = torch.where(
+            terminated[start:stop].bool(),
+            rewards[start:stop].float(),
+            rewards[start:stop].float() + bootstrap,
+        )
+    return out.to(rewards.dtype)

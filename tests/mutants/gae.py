@@ -118,3 +118,121 @@ def bfloat16_trace(rewards, values, next_values, terminated, truncated, gamma, l
     deltas = _td_errors(low, values.to(low.dtype), next_values.to(low.dtype), terminated, gamma)
     advantages = _backward(deltas, gamma * lam * (1.0 - _ends(terminated, truncated, low)))
     return advantages.to(rewards.dtype)
+
+
+def _right_gae(rewards, values, next_values, terminated, truncated, gamma, lam):
+    """The correct estimator (private: the mutants below feed it wrong flags)."""
+    deltas = _td_errors(rewards, values, next_values, terminated, gamma)
+    return _backward(deltas, gamma * lam * (1.0 - _ends(terminated, truncated, rewards)))
+
+
+def blocked_without_carry(rewards, values, next_values, terminated, truncated, gamma, lam):
+    """Works through time in blocks of 256 steps (a GPU kernel bounding its shared memory, or a
+    streaming pass over a long rollout) and starts every block from ``A = 0`` as if the block
+    ended the batch: the advantage is not carried across block boundaries. Right for T <= 256."""
+    block = 256
+    deltas = _td_errors(rewards, values, next_values, terminated, gamma)
+    decay = gamma * lam * (1.0 - _ends(terminated, truncated, rewards))
+    advantages = torch.empty_like(deltas)
+    for start in range(0, deltas.shape[0], block):
+        stop = start + block
+        advantages[start:stop] = _backward(deltas[start:stop], decay[start:stop])
+    return advantages
+
+
+def first_column_flags(rewards, values, next_values, terminated, truncated, gamma, lam):
+    """Reads the flags of environment 0 for every environment (``terminated[t, 0]``, left over
+    from code written for one environment and then vectorised over the values only)."""
+    shape = rewards.shape
+    return _right_gae(
+        rewards,
+        values,
+        next_values,
+        terminated[:, :1].expand(shape),
+        truncated[:, :1].expand(shape),
+        gamma,
+        lam,
+    )
+
+
+def last_column_never_cut(rewards, values, next_values, terminated, truncated, gamma, lam):
+    """Builds the trace mask from ``ends[:, :-1]`` (a slice meant for the time axis, applied to
+    the environment axis) and pads with ones: the last environment's trace is never cut."""
+    deltas = _td_errors(rewards, values, next_values, terminated, gamma)
+    continues = 1.0 - _ends(terminated, truncated, rewards)
+    continues = torch.cat([continues[:, :-1], torch.ones_like(continues[:, -1:])], dim=1)
+    return _backward(deltas, gamma * lam * continues)
+
+
+def _fold_mod_32(flags):
+    """``flags[t]`` replaced by the OR of ``flags[t']`` over ``t' = t mod 32``."""
+    flags = flags.bool()
+    folded = torch.zeros_like(flags[:32])
+    for start in range(0, flags.shape[0], 32):
+        chunk = flags[start : start + 32]
+        folded[: chunk.shape[0]] |= chunk
+    return folded.repeat((flags.shape[0] + 31) // 32, 1)[: flags.shape[0]]
+
+
+def done_bits_in_uint32(rewards, values, next_values, terminated, truncated, gamma, lam):
+    """Packs each environment's flags into one 32-bit word (``bits |= flag << t``, the shift
+    taken mod 32 as x86 does), then reads bit ``t``: right for T <= 32, and past that every
+    step sees the flags of all steps congruent to it mod 32."""
+    return _right_gae(
+        rewards,
+        values,
+        next_values,
+        _fold_mod_32(terminated),
+        _fold_mod_32(truncated),
+        gamma,
+        lam,
+    )
+
+
+def lanes_of_four_shifted_flags(rewards, values, next_values, terminated, truncated, gamma, lam):
+    """Vectorised over four environments at a time; the scalar loop over the remaining
+    environments (4 onwards) indexes the flags with the counter before its increment, so
+    environment ``n >= 4`` uses the flags of environment ``n - 1``. Right for N <= 4."""
+    shifted = [terminated.clone(), truncated.clone()]
+    for flags, original in zip(shifted, (terminated, truncated), strict=True):
+        flags[:, 4:] = original[:, 3:-1]
+    return _right_gae(rewards, values, next_values, *shifted, gamma, lam)
+
+
+def discount_power_division(rewards, values, next_values, terminated, truncated, gamma, lam):
+    """The vectorised trick ``A_t = (sum_{k>=t} c^k delta_k) / c^t``: a reverse cumulative sum of
+    ``c^k delta_k``, the part past each step's episode end subtracted, divided by ``c^t``.
+    Algebraically right; numerically ``c^t`` underflows (0/0) for small ``c`` or long rollouts,
+    and the subtraction cancels."""
+    deltas = _td_errors(rewards, values, next_values, terminated, gamma)
+    ends = terminated.bool() | truncated.bool()
+    steps = deltas.shape[0]
+    powers = (gamma * lam) ** torch.arange(steps, dtype=deltas.dtype, device=deltas.device)
+    weighted = deltas * powers[:, None]
+    suffix = torch.cat([weighted.flip(0).cumsum(0).flip(0), torch.zeros_like(weighted[:1])])
+    # The first episode end at or after each step (the last row when none).
+    episode_end = torch.empty(ends.shape, dtype=torch.long, device=deltas.device)
+    following = torch.full_like(episode_end[0], steps - 1)
+    for t in reversed(range(steps)):
+        following = torch.where(ends[t], torch.full_like(following, t), following)
+        episode_end[t] = following
+    beyond = suffix.gather(0, episode_end + 1)
+    return (suffix[:-1] - beyond) / powers[:, None]
+
+
+def end_at_first_step_ignored(rewards, values, next_values, terminated, truncated, gamma, lam):
+    """Loops over the steps that have a predecessor and treats step 0 as the start of an episode
+    outside the loop, so an episode that ends at step 0 does not cut the trace there."""
+    deltas = _td_errors(rewards, values, next_values, terminated, gamma)
+    continues = 1.0 - _ends(terminated, truncated, rewards)
+    continues[0] = 1.0
+    return _backward(deltas, gamma * lam * continues)
+
+
+def last_row_always_bootstraps(rewards, values, next_values, terminated, truncated, gamma, lam):
+    """Treats the last row as cut off by the rollout length and adds ``gamma * last_value``
+    unmasked (``advantages[-1] = r[-1] + gamma * last_value - v[-1]``), also when that step
+    terminated."""
+    deltas = _td_errors(rewards, values, next_values, terminated, gamma)
+    deltas[-1] = rewards[-1] + gamma * next_values[-1] - values[-1]
+    return _backward(deltas, gamma * lam * (1.0 - _ends(terminated, truncated, rewards)))
