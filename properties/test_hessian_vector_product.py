@@ -15,12 +15,22 @@ quadratic it is the matrix itself. Tolerance: float32 accuracy
 (``FLOAT32_RTOL``) relative to ``max_i sum_j |H_ij| |v_j|``, the size of the
 terms each entry of ``H v`` is summed from: two backward passes over
 functions of at most a few dozen operations stay well within it.
+
+:class:`StructuredFunction` goes further: ``D`` up to 4096 in six tensors of
+different shapes (a matrix, a 3-D tensor, a vector, a scalar, one entering
+only linearly, one unused), kinks (``abs``, ``relu``) placed 1e-12 to 1e-3
+along ``v`` from the point and ``1e-8 sin(1e5 theta)`` terms, with ``H v``
+in closed form (float64) as the oracle. A finite difference of gradients
+fails there, forward or central; exact double backward does not. Unused
+tensors (gradient ``None``) and linear-only ones get zero rows of ``H v``.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from properties.assertions import as_cpu_tensor, assert_close
@@ -240,3 +250,270 @@ def test_linear_and_unused_parameters(impl, device, problem):
         what="H v with a linear-only and an unused parameter tensor",
         scale=_scale(hessian, problem["vector"]),
     )
+
+
+# ---------------------------------------------------------------------------
+# Large D, non-smooth terms near the point, unused tensors: an analytic oracle
+# ---------------------------------------------------------------------------
+
+# What each parameter tensor does in a StructuredFunction.
+ROLES = ("smooth", "matrix", "linear", "unused")
+KINK_DISTANCES = (1e-12, 1e-3)  # from theta along v, in units of v: where a finite difference trips
+HIGH_FREQUENCY = (1e-8, 1e5)  # A sin(omega theta): |f''| = A omega^2 = 100, |f'''| = 1e7
+
+
+class StructuredFunction:
+    r"""``scalar_fn`` of several tensors whose ``H v`` is known in closed form, at any ``D``.
+
+    With ``theta`` the concatenation of the *used* tensors (smooth and
+    matrix roles, in ``params`` order),
+
+    .. math::
+        f = \sum_i d_i \cos\theta_i + \sum_k a_k \sin(w_k \cdot \theta + b_k)
+            + \sum_{W} \sum_r \tanh(W_r \cdot x_W) + g \cdot \theta_L
+            + \sum_{j \in J} c_j |\theta_j - \kappa_j|
+            + \sum_{j \in J'} c'_j \,\mathrm{relu}(\pm(\theta_j - \kappa'_j))
+            + A \sum_{j \in J''} \sin(\omega \theta_j)
+
+    ``theta_L`` the linear-only tensors; unused tensors never enter ``f``
+    (their gradient is ``None``), so their rows of ``H v`` are zero, as are
+    the linear-only ones'. The kinks ``kappa_j = theta_j + t_j v_j`` sit
+    ``t_j`` (log-uniform in ``KINK_DISTANCES``) along ``v`` from the point:
+    ``f`` is smooth at ``theta`` and they add nothing to ``H``, but any finite
+    difference ``(grad f(theta + eps v) - grad f(theta)) / eps`` (or a central
+    one) with ``eps > t_j`` jumps across one and is off by about
+    ``2 c_j / eps``. The high-frequency term has ``|f''| = A omega^2 = 100``
+    and ``|f'''| = 1e7``: exact differentiation gets it, a finite difference
+    errs by ``eps |f'''| / 2`` (forward) relative to it.
+
+    The oracle :meth:`hvp` evaluates those second derivatives term by term in
+    float64; :meth:`scale` is ``max_i sum_j |H_ij| |v_j|`` bounded term by term,
+    the size of what each entry of ``H v`` is summed from.
+    """
+
+    def __init__(self, shapes, roles, seed: int, vector: torch.Tensor, ridges: int = 2) -> None:
+        self.shapes = [tuple(s) for s in shapes]
+        self.roles = list(roles)
+        self.seed = seed
+        self.ridges = ridges
+        self.vector = vector.detach().to("cpu", torch.float64)
+        generator = torch.Generator().manual_seed(seed)
+
+        def randn(*shape: int) -> torch.Tensor:
+            return torch.randn(shape, generator=generator, dtype=torch.float64)
+
+        self.values = [0.7 * randn(*shape) for shape in self.shapes]
+        sizes = [int(torch.Size(s).numel()) for s in self.shapes]
+        self.offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+        self.sizes = sizes
+        self.used = [i for i, r in enumerate(self.roles) if r in ("smooth", "matrix")]
+        self.used_size = sum(sizes[i] for i in self.used)
+        n = self.used_size
+        self.cos_weights = randn(n)
+        self.ridge_weights = randn(ridges, n) / max(n, 1) ** 0.5
+        self.ridge_offsets = randn(ridges)
+        self.ridge_scales = randn(ridges)
+        self.matrix_inputs = {
+            i: randn(self.shapes[i][1]) for i, r in enumerate(self.roles) if r == "matrix"
+        }
+        self.linear_weights = {
+            i: randn(sizes[i]) for i, r in enumerate(self.roles) if r == "linear"
+        }
+        # Kinks and high-frequency terms on entries of the smooth tensors (used-theta indices).
+        smooth = [
+            self._used_index(i) + k
+            for i, r in enumerate(self.roles)
+            if r == "smooth"
+            for k in range(sizes[i])
+        ]
+        pick = torch.randperm(len(smooth), generator=generator).tolist() if smooth else []
+        chosen = [smooth[p] for p in pick[:24]]
+        self.kinks, self.relus, self.waves = chosen[0:8], chosen[8:16], chosen[16:24]
+        theta = self._theta(self.values)
+        v_used = self._used(self.vector)
+        low, high = (math.log10(x) for x in KINK_DISTANCES)
+
+        def kink_points(indices: list[int]) -> torch.Tensor:
+            t = 10.0 ** (low + (high - low) * torch.rand(len(indices), generator=generator))
+            t = t.to(torch.float64)
+            # Where v_j is 0 the kink would sit on the point itself: put it at t_j instead.
+            step = torch.where(v_used[indices] != 0, v_used[indices], torch.ones(len(indices)))
+            return theta[indices] + t * step.to(torch.float64)
+
+        self.kink_points = kink_points(self.kinks)
+        self.kink_weights = randn(len(self.kinks))
+        self.relu_points = kink_points(self.relus)
+        self.relu_signs = torch.sign(randn(len(self.relus)))
+        self.relu_weights = randn(len(self.relus))
+        self.params: list[torch.Tensor] | None = None
+
+    # -- the function --------------------------------------------------------
+
+    def _used_index(self, tensor_index: int) -> int:
+        return sum(self.sizes[i] for i in self.used if i < tensor_index)
+
+    def _theta(self, tensors) -> torch.Tensor:
+        return torch.cat([tensors[i].reshape(-1) for i in self.used])
+
+    def _used(self, flat: torch.Tensor) -> torch.Tensor:
+        return torch.cat(
+            [flat[self.offsets[i] : self.offsets[i] + self.sizes[i]] for i in self.used]
+        )
+
+    def value(self, params) -> torch.Tensor:
+        """``f(params)``, differentiable; reads only the used and linear tensors."""
+        like = params[self.used[0]]
+
+        def const(t: torch.Tensor) -> torch.Tensor:
+            return t.to(like.device, like.dtype)
+
+        theta = self._theta(params)
+        total = (const(self.cos_weights) * torch.cos(theta)).sum()
+        z = const(self.ridge_weights) @ theta + const(self.ridge_offsets)
+        total = total + (const(self.ridge_scales) * torch.sin(z)).sum()
+        for i, x in self.matrix_inputs.items():
+            total = total + torch.tanh(params[i] @ const(x)).sum()
+        for i, g in self.linear_weights.items():
+            total = total + const(g) @ params[i].reshape(-1)
+        if self.kinks:
+            total = (
+                total
+                + (
+                    const(self.kink_weights) * (theta[self.kinks] - const(self.kink_points)).abs()
+                ).sum()
+            )
+        if self.relus:
+            shifted = const(self.relu_signs) * (theta[self.relus] - const(self.relu_points))
+            total = total + (const(self.relu_weights) * torch.relu(shifted)).sum()
+        if self.waves:
+            amplitude, omega = HIGH_FREQUENCY
+            total = total + amplitude * torch.sin(omega * theta[self.waves]).sum()
+        return total
+
+    def __call__(self) -> torch.Tensor:
+        return self.value(self.params)
+
+    def bind(self, params: list[torch.Tensor]) -> StructuredFunction:
+        self.params = params
+        return self
+
+    # -- the oracle ----------------------------------------------------------
+
+    def _terms(self, v: torch.Tensor, absolute: bool) -> torch.Tensor:
+        """``H v`` (or the bound ``|H| |v|`` with ``absolute``) in float64, in params order."""
+        op = torch.abs if absolute else (lambda t: t)
+        theta = self._theta(self.values)
+        v_used = self._used(v)
+        if absolute:
+            v_used = v_used.abs()
+        out = op(-self.cos_weights * torch.cos(theta)) * v_used
+        z = self.ridge_weights @ theta + self.ridge_offsets
+        curvature = op(-self.ridge_scales * torch.sin(z))
+        out = out + (curvature * (op(self.ridge_weights) @ v_used)) @ op(self.ridge_weights)
+        if self.waves:
+            amplitude, omega = HIGH_FREQUENCY
+            second = -amplitude * omega**2 * torch.sin(omega * theta[self.waves])
+            out[self.waves] += op(second) * v_used[self.waves]
+        result = torch.zeros_like(v)
+        for i in self.used:
+            start = self._used_index(i)
+            result[self.offsets[i] : self.offsets[i] + self.sizes[i]] = out[
+                start : start + self.sizes[i]
+            ]
+        for i, x in self.matrix_inputs.items():
+            w = self.values[i]
+            block = v[self.offsets[i] : self.offsets[i] + self.sizes[i]].reshape(w.shape)
+            t = torch.tanh(w @ x)
+            second = op(-2.0 * t * (1.0 - t * t))  # tanh''
+            xs = op(x)
+            contribution = (second * (op(block) @ xs))[:, None] * xs[None, :]
+            result[self.offsets[i] : self.offsets[i] + self.sizes[i]] += contribution.reshape(-1)
+        return result
+
+    def hvp(self, v: torch.Tensor) -> torch.Tensor:
+        return self._terms(v.to(torch.float64), absolute=False)
+
+    def scale(self, v: torch.Tensor) -> float:
+        return float(self._terms(v.to(torch.float64), absolute=True).max())
+
+    def __drlspec_repro__(self) -> str:
+        return (
+            "(lambda: __import__('properties.test_hessian_vector_product', fromlist=['_'])"
+            f".StructuredFunction({self.shapes!r}, {self.roles!r}, {self.seed}, "
+            f"{_vector_literal(self.vector)}, {self.ridges}).value(params))"
+        )
+
+    def __repr__(self) -> str:
+        return f"StructuredFunction(shapes={self.shapes}, roles={self.roles}, seed={self.seed})"
+
+
+def _vector_literal(vector: torch.Tensor) -> str:
+    return f"torch.tensor({vector.tolist()!r}, dtype=torch.float64)"
+
+
+@st.composite
+def structured_problems(draw: st.DrawFn, large: bool) -> StructuredFunction:
+    """Tensors of different shapes and roles in a random order, a vector ``v``, the function.
+
+    ``large``: ``D`` from 1000 to 4096 (a matrix, a 3-D tensor, a
+    vector, a scalar, a linear-only and an unused tensor); otherwise 2 to 5
+    small tensors (``D`` up to about 60), at least one of them smooth.
+    """
+    if large:
+        rows, cols = draw(st.integers(8, 32)), draw(st.integers(8, 32))
+        cube = tuple(draw(st.integers(2, 8)) for _ in range(3))
+        length = draw(st.integers(1000, 2500))
+        shapes = [(rows, cols), cube, (length,), (), (draw(st.integers(1, 50)),), (3, 2)]
+        roles = ["matrix", "smooth", "smooth", "smooth", "linear", "unused"]
+    else:
+        count = draw(st.integers(min_value=1, max_value=4))
+        shapes = [draw(tensor_shapes) for _ in range(count)]
+        roles = ["matrix" if len(s) == 2 and draw(st.booleans()) else "smooth" for s in shapes]
+        extra = draw(st.lists(st.sampled_from(("linear", "unused")), max_size=2))
+        shapes += [draw(tensor_shapes) for _ in extra]
+        roles += extra
+    order = draw(st.permutations(range(len(shapes))))
+    shapes = [shapes[i] for i in order]
+    roles = [roles[i] for i in order]
+    if "smooth" not in roles:
+        roles[0], shapes[0] = "smooth", (4,)
+    seed = draw(seeds)
+    total = sum(int(torch.Size(s).numel()) for s in shapes)
+    generator = torch.Generator().manual_seed(seed + 1)
+    magnitude = draw(st.sampled_from([1e-2, 1.0, 1e2]))
+    vector = magnitude * torch.randn(total, generator=generator, dtype=torch.float64)
+    return StructuredFunction(shapes, roles, seed, vector)
+
+
+def _check_structured(impl, device: str, function: StructuredFunction, what: str) -> None:
+    params = ParamList(v.clone().to(device).requires_grad_(True) for v in function.values)
+    function.bind(params)
+    result = impl(function, params, function.vector.to(device))
+    assert_close(
+        result,
+        function.hvp(function.vector),
+        what=f"{what} (shapes {function.shapes}, roles {function.roles})",
+        scale=function.scale(function.vector),
+    )
+    for index, (param, value) in enumerate(zip(params, function.values, strict=True)):
+        if not torch.equal(param.detach().cpu(), value):
+            raise AssertionError(f"hessian_vector_product changed the values of params[{index}]")
+
+
+@given(function=structured_problems(large=False))
+def test_exact_near_kinks_and_fast_oscillations(impl, device, function):
+    """Kinks a hair from theta along v and sin(1e5 theta) terms: H v is the exact second derivative.
+
+    A finite difference of gradients, forward or central, steps across a kink
+    (any step between 1e-12 and 1e-3 along v does) or misses the curvature of
+    the oscillation; exact double backward does neither. Unused tensors get
+    zero rows, linear-only ones too.
+    """
+    _check_structured(impl, device, function, "H v near kinks and oscillations")
+
+
+@settings(max_examples=4, deadline=None)
+@given(function=structured_problems(large=True))
+def test_large_dimension_several_tensors(impl, device, function):
+    """D = 1000..4096 in six tensors of different shapes (one unused, one linear): H v in order."""
+    _check_structured(impl, device, function, "H v at large D")

@@ -5,50 +5,88 @@ Spec: Trust region. Seed: :four: TRPO / 线性搜索.
 The objective and the KL are ours, so each example decides in advance which
 candidates ``theta_i = params + backtrack^i * full_step`` are acceptable: a
 table gives every candidate an objective value (better than, equal to, or
-worse than ``objective(params)``) and a KL (below, exactly at, or above
-``max_kl``). The callables answer for the nearest of ``params`` and the
-candidates, and record what they were asked. The table also covers
-``i = max_backtracks`` and ``max_backtracks + 1`` and makes both acceptable:
-an implementation that tries one candidate too many is caught.
+worse than ``objective(params)``, or NaN) and a KL (below, exactly at, or
+above ``max_kl``, or NaN). The callables recognise a candidate by its
+coefficient along the step, ``alpha = (theta - params) . s / (s . s)``,
+matched to the nearest ``backtrack^i`` on a log scale, and record what they
+were asked. The table also covers ``i = max_backtracks`` and
+``max_backtracks + 1`` and makes both acceptable: an implementation that
+tries one candidate too many is caught.
 
 Nothing is assumed about the order of evaluation: ``kl`` before
 ``objective`` or after, ``objective(params)`` once or every time, every
 candidate up front or one at a time. Only the result is judged, against the
 first acceptable candidate in the table.
 
+Inputs covered: ``D`` from 1 to 8, and 1000 to 4096
+(:func:`test_large_dimension`); ``max_backtracks`` from 1 to 50;
+``backtrack`` over the whole of ``(0, 1)``: 0.5 and 0.8, log-uniform from
+1e-300 to 1e-3, ``1 - 10^-k`` for ``k`` up to 11, and uniform; ``max_kl``
+log-uniform from 1e-6 to 1 (and 1e-6, 0.01, 1); ``objective(params)`` from
+-10 to 10.
+
+Resolvable candidates. Two candidates can be told apart only while their
+coefficients differ by much more than rounding: ``alpha_i |log backtrack|``
+must exceed ``RESOLUTION = 1e-12`` (1e4 float64 ulps; ``|params|`` is kept
+at ``|full_step|``). With ``backtrack`` near 1 that caps ``1 - backtrack``
+at 1e-11; with a tiny ``backtrack`` (1e-300) the candidates after the first
+are ``params`` itself to rounding. Those *vanishing* candidates get the
+objective of ``params`` (no improvement) and a KL of 0: they are never
+acceptable, whatever an implementation computes for them
+(``backtrack**i`` or repeated products, an underflow to exactly ``params``
+or not).
+
+NaN. A candidate whose objective or KL is NaN is not acceptable (``NaN > x``
+and ``NaN <= max_kl`` are false) and the search moves on to the next one. A
+NaN ``objective(params)`` makes every comparison false: no candidate
+improves on it, and ``params`` come back unchanged.
+
 Values are float32-representable (``max_kl``, ``objective(params)``) and
 differences are at least 1e-3 relative, so an implementation that compares
 in float32 sees the same table: the boundary cases (KL exactly ``max_kl``,
-objective exactly equal) are exact in both precisions. Candidates are at
-least ``0.3^9 * 0.1 * 0.5 ~ 1e-6`` apart, so rounding cannot move a point to
-a neighbour's; the returned vector is compared with the expected one at
-float32 accuracy relative to ``max|params| + max|full_step|``.
+objective exactly equal) are exact in both precisions. The returned vector is
+compared with the expected one at float32 accuracy relative to
+``max|params| + max|full_step|``.
 """
 
 from __future__ import annotations
 
+import math
+import random
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from properties.assertions import as_cpu_tensor, assert_close
+from properties.strategies import log_uniform
 
 CONTRACT = "line_search"
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
-backtracks = st.one_of(st.sampled_from([0.5, 0.8]), st.floats(min_value=0.3, max_value=0.9))
+small_sizes = st.integers(min_value=1, max_value=8)
+RESOLUTION = 1e-12
+backtracks = st.one_of(
+    st.sampled_from([0.5, 0.8]),
+    log_uniform(1e-300, 1e-3),
+    st.integers(min_value=1, max_value=11).map(lambda k: 1.0 - 10.0**-k),
+    st.floats(min_value=1e-3, max_value=0.999),
+)
 # float32-representable, so that a float32 comparison sees kl == max_kl as equal too.
-max_kls = st.one_of(
-    st.sampled_from([float(np.float32(0.01)), float(np.float32(0.05))]),
-    st.floats(min_value=2.0**-13, max_value=1.0, width=32),
+max_kls = st.one_of(st.sampled_from([1e-6, 0.01, 1.0]), log_uniform(1e-6, 1.0)).map(
+    lambda x: float(np.float32(x))
 )
 objective_bases = st.floats(min_value=-10.0, max_value=10.0, width=32)
+max_backtrack_counts = st.one_of(
+    st.integers(min_value=1, max_value=10), st.integers(min_value=1, max_value=50)
+)
 # Rejections before the first acceptable candidate, by cause.
-UNACCEPTABLE = ("worse", "equal", "kl_over", "both")
+NAN_KINDS = ("nan_objective", "nan_kl", "nan_both")
+UNACCEPTABLE = ("worse", "equal", "kl_over", "both", *NAN_KINDS)
 ACCEPTABLE_KL = ("below", "equal", "zero")
+NAN = float("nan")
 
 
 @dataclass
@@ -65,12 +103,22 @@ class Scenario:
     kl_values: list[float]
     kinds: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        # Short: hypothesis prints it with every failure, and D reaches 4096.
+        return (
+            f"Scenario(D={self.params.shape[0]}, max_kl={self.max_kl!r}, "
+            f"backtrack={self.backtrack!r}, max_backtracks={self.max_backtracks}, "
+            f"base={self.base!r}, kinds={self.kinds})"
+        )
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        # hypothesis pretty-prints dataclasses field by field: 4096 numbers each.
+        printer.text(repr(self))
+
     @property
-    def points(self) -> torch.Tensor:
-        """``[K + 1, D]``: the candidates, then ``params`` (float64)."""
-        coefficients = [self.backtrack**i for i in range(len(self.objective_values))]
-        candidates = [self.params + c * self.full_step for c in coefficients]
-        return torch.stack([*candidates, self.params])
+    def resolvable(self) -> int:
+        """How many leading candidates can be told apart from each other and from ``params``."""
+        return resolvable_count(self.backtrack, len(self.objective_values))
 
     def acceptable(self, i: int) -> bool:
         return self.objective_values[i] > self.base and self.kl_values[i] <= self.max_kl
@@ -82,58 +130,117 @@ class Scenario:
                 return i
         return None
 
+    def candidate(self, i: int) -> torch.Tensor:
+        return self.params + self.backtrack**i * self.full_step
 
-def _value(x: float, like: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(x, dtype=torch.float64, device=like.device)
+
+def resolvable_count(backtrack: float, count: int) -> int:
+    """Leading candidates ``i < count`` with ``backtrack^i |log backtrack| > RESOLUTION``."""
+    log_b = abs(math.log(backtrack))
+    resolvable = 0
+    for i in range(count):
+        if backtrack**i * log_b <= RESOLUTION:
+            break
+        resolvable += 1
+    return resolvable
+
+
+def locate(
+    theta: torch.Tensor, params: torch.Tensor, full_step: torch.Tensor, backtrack: float, count: int
+) -> int | None:
+    """Index of the resolvable candidate ``theta`` is; ``None`` for ``params`` (and vanishing ones).
+
+    ``alpha = (theta - params) . s / (s . s)`` is matched to the nearest
+    ``backtrack^i`` on a log scale. Anything with ``alpha`` below half a step
+    (on that scale) under the last resolvable coefficient is ``params``, and
+    so is anything beyond the full step (``alpha > backtrack^-1/2``).
+    """
+    theta = theta.detach().to("cpu", torch.float64)
+    alpha = float((theta - params) @ full_step) / float(full_step @ full_step)
+    resolvable = resolvable_count(backtrack, count)
+    if resolvable == 0 or not alpha > 0:
+        return None
+    log_b = math.log(backtrack)
+    position = math.log(alpha) / log_b  # i for alpha = backtrack^i
+    index = round(position)
+    if index < 0 or index >= resolvable:
+        return None
+    return index
+
+
+def table_value(
+    theta: torch.Tensor,
+    params: list[float],
+    full_step: list[float],
+    backtrack: float,
+    values: list[float],
+    at_params: float,
+) -> torch.Tensor:
+    """What a table callable answers at ``theta`` (used by reproducers as well)."""
+    params_t = torch.tensor(params, dtype=torch.float64)
+    step_t = torch.tensor(full_step, dtype=torch.float64)
+    index = locate(theta, params_t, step_t, backtrack, len(values))
+    value = at_params if index is None else values[index]
+    return torch.tensor(value, dtype=torch.float64, device=theta.device)
 
 
 class TableFunction:
-    """``theta -> value`` of the nearest of ``params`` and the candidates; records each call."""
+    """``theta -> value`` of the candidate ``theta`` is (see :func:`locate`); records each call."""
 
     def __init__(self, scenario: Scenario, values: list[float], name: str, log: list) -> None:
-        self._points = scenario.points
-        self._values = [*values, scenario.base if name == "objective" else 0.0]
+        self._params = scenario.params
+        self._step = scenario.full_step
+        self._backtrack = scenario.backtrack
+        self._values = values
+        self._at_params = scenario.base if name == "objective" else 0.0
         self._name = name
         self._log = log
 
     def locate(self, theta: torch.Tensor) -> int | None:
-        """Index of the nearest candidate, ``None`` for ``params``."""
-        distances = (self._points - theta.detach().to("cpu", torch.float64)).norm(dim=1)
-        index = int(distances.argmin())
-        return None if index == len(self._points) - 1 else index
+        """Index of the candidate, ``None`` for ``params``."""
+        return locate(theta, self._params, self._step, self._backtrack, len(self._values))
 
     def __call__(self, theta: torch.Tensor) -> torch.Tensor:
         index = self.locate(theta)
         self._log.append((self._name, "params" if index is None else index))
-        return _value(self._values[len(self._values) - 1 if index is None else index], theta)
+        value = self._at_params if index is None else self._values[index]
+        return torch.tensor(value, dtype=torch.float64, device=theta.device)
 
     def __drlspec_repro__(self) -> str:
-        points = repr(self._points.tolist())
         return (
-            f"(lambda theta: torch.tensor({self._values!r}[int((torch.tensor({points}, "
-            "dtype=torch.float64) - theta.detach().double().cpu()).norm(dim=1).argmin())], "
-            "dtype=torch.float64))"
-        )
+            "(lambda theta: __import__('properties.test_line_search', fromlist=['_']).table_value("
+            f"theta, {self._params.tolist()!r}, {self._step.tolist()!r}, {self._backtrack!r}, "
+            f"{self._values!r}, {self._at_params!r}))"
+        ).replace("nan", "float('nan')")
 
     def __repr__(self) -> str:
         return f"TableFunction({self._name})"
 
 
-def _make_value(draw: st.DrawFn, kind: str, scenario_base: float, max_kl: float):
-    margin = draw(st.sampled_from([1e-3, 1.0])) * max(1.0, abs(scenario_base))
+def _make_value(rng: random.Random, kind: str, scenario_base: float, max_kl: float):
+    """``(objective, kl)`` of a candidate of ``kind``; magnitudes from ``rng`` (cheap to draw)."""
+    if kind == "vanishing":
+        return scenario_base, 0.0
+    base = scenario_base if math.isfinite(scenario_base) else 0.0
+    margin = rng.choice([1e-3, 1.0]) * max(1.0, abs(base))
     objective = {
-        "good": scenario_base + margin,
-        "worse": scenario_base - margin,
+        "good": base + margin,
+        "worse": base - margin,
         "equal": scenario_base,
-        "kl_over": scenario_base + margin,
-        "both": scenario_base - margin,
+        "kl_over": base + margin,
+        "both": base - margin,
+        "nan_objective": NAN,
+        "nan_kl": base + margin,
+        "nan_both": NAN,
     }[kind]
     if kind in ("kl_over", "both"):
-        kl = max_kl * (1.0 + draw(st.floats(min_value=1e-3, max_value=10.0)))
+        kl = max_kl * (1.0 + rng.uniform(1e-3, 10.0))
+    elif kind in ("nan_kl", "nan_both"):
+        kl = NAN
     else:
-        kl_kind = draw(st.sampled_from(ACCEPTABLE_KL))
+        kl_kind = rng.choice(ACCEPTABLE_KL)
         kl = {
-            "below": max_kl * draw(st.floats(min_value=0.0, max_value=0.99)),
+            "below": max_kl * rng.uniform(0.0, 0.99),
             "equal": max_kl,
             "zero": 0.0,
         }[kl_kind]
@@ -146,41 +253,50 @@ def scenarios(
     first: str = "any",  # "any", "full", "none"
     before: st.SearchStrategy[str] | None = None,  # default: any unacceptable kind
     first_kl: str | None = None,  # force the first acceptable candidate's KL: "equal"
+    sizes: st.SearchStrategy[int] = small_sizes,
+    base: st.SearchStrategy[float] = objective_bases,
+    backtrack: st.SearchStrategy[float] = backtracks,
 ) -> Scenario:
     before = st.sampled_from(UNACCEPTABLE) if before is None else before
-    size = draw(st.integers(min_value=1, max_value=8))
+    size = draw(sizes)
     generator = torch.Generator().manual_seed(draw(seeds))
     params = 0.5 * torch.randn(size, generator=generator, dtype=torch.float64)
     full_step = torch.randn(size, generator=generator, dtype=torch.float64)
     full_step = full_step / full_step.norm() * draw(st.floats(min_value=0.5, max_value=2.0))
-    max_backtracks = draw(st.integers(min_value=1, max_value=8))
+    params = params / max(float(params.norm()), 1e-3) * float(full_step.norm())
+    max_backtracks = draw(max_backtrack_counts)
     max_kl = draw(max_kls)
-    base = draw(objective_bases)
+    objective_base = draw(base)
+    factor = draw(backtrack)
+    resolvable = resolvable_count(factor, max_backtracks + 2)
     first_index = {
-        "any": draw(st.integers(min_value=0, max_value=max_backtracks)),
+        "any": draw(st.integers(min_value=0, max_value=min(max_backtracks, resolvable))),
         "full": 0,
         "none": max_backtracks,
     }[first]
     kinds = []
     for i in range(max_backtracks + 2):
-        if i < first_index:
+        if i >= resolvable:
+            kinds.append("vanishing")
+        elif i < first_index:
             kinds.append(draw(before))
         elif i == first_index or i >= max_backtracks:
             kinds.append("good")
         else:
             kinds.append(draw(st.sampled_from(("good", *UNACCEPTABLE))))
-    values = [_make_value(draw, kind, base, max_kl) for kind in kinds]
+    rng = random.Random(draw(seeds))
+    values = [_make_value(rng, kind, objective_base, max_kl) for kind in kinds]
     objective_values = [v[0] for v in values]
     kl_values = [v[1] for v in values]
-    if first_kl == "equal" and first_index < max_backtracks:
+    if first_kl == "equal" and first_index < min(max_backtracks, resolvable):
         kl_values[first_index] = max_kl
     return Scenario(
         params=params,
         full_step=full_step,
         max_kl=max_kl,
-        backtrack=draw(backtracks),
+        backtrack=factor,
         max_backtracks=max_backtracks,
-        base=base,
+        base=objective_base,
         objective_values=objective_values,
         kl_values=kl_values,
         kinds=kinds,
@@ -217,20 +333,19 @@ def _describe(index: int | None) -> str:
 def _assert_expected(impl, scenario: Scenario, device: str, what: str) -> None:
     result, index, log, _ = _run(impl, scenario, device)
     expected = scenario.expected_index()
-    points = scenario.points
     if index != expected:
         table = ", ".join(
-            f"{i}: {'ok' if scenario.acceptable(i) else 'no'} "
-            f"(objective {scenario.objective_values[i]:.6g}, kl {scenario.kl_values[i]:.6g})"
+            f"{i}: {'ok' if scenario.acceptable(i) else 'no'} ({scenario.kinds[i]}: objective "
+            f"{scenario.objective_values[i]:.6g}, kl {scenario.kl_values[i]:.6g})"
             for i in range(len(scenario.objective_values))
         )
         raise AssertionError(
             f"{what}: returned {_describe(index)}, expected {_describe(expected)}; "
             f"objective(params) = {scenario.base!r}, max_kl = {scenario.max_kl!r}, "
-            f"max_backtracks = {scenario.max_backtracks}; candidates {table}; "
-            f"calls made: {log}"
+            f"backtrack = {scenario.backtrack!r}, max_backtracks = {scenario.max_backtracks}; "
+            f"candidates {table}; calls made: {log[:60]}"
         )
-    target = points[-1] if expected is None else points[expected]
+    target = scenario.params if expected is None else scenario.candidate(expected)
     scale = float(scenario.params.abs().max() + scenario.full_step.abs().max())
     assert_close(result, target, what=f"{what}: the returned vector", scale=scale)
 
@@ -252,7 +367,7 @@ def test_result_keeps_kl_bound_and_improves(impl, device, scenario):
             f"returned {_describe(index)}, which has objective "
             f"{scenario.objective_values[index]!r} (objective(params) = {scenario.base!r}) and "
             f"kl {scenario.kl_values[index]!r} (max_kl = {scenario.max_kl!r}, "
-            f"max_backtracks = {scenario.max_backtracks}); calls made: {log}"
+            f"max_backtracks = {scenario.max_backtracks}); calls made: {log[:60]}"
         )
 
 
@@ -280,6 +395,38 @@ def test_kl_equal_to_bound_is_acceptable(impl, device, scenario):
 def test_equal_objective_is_no_improvement(impl, device, scenario):
     """A candidate whose objective equals objective(params) is no improvement (strictly greater)."""
     _assert_expected(impl, scenario, device, "line search past steps of equal objective")
+
+
+@given(scenario=scenarios(before=st.sampled_from(NAN_KINDS)))
+def test_nan_candidates_are_not_acceptable(impl, device, scenario):
+    """A candidate whose objective or kl is NaN is not acceptable: the search moves on past it."""
+    _assert_expected(impl, scenario, device, "line search past candidates with NaN values")
+
+
+@given(scenario=scenarios(base=st.just(NAN), before=st.sampled_from(("good", *UNACCEPTABLE))))
+def test_nan_objective_at_params_keeps_params(impl, device, scenario):
+    """objective(params) = NaN: no candidate improves on it (NaN compares false): params back."""
+    _assert_expected(impl, scenario, device, "line search with objective(params) = NaN")
+
+
+@given(
+    scenario=scenarios(
+        backtrack=st.one_of(
+            log_uniform(1e-300, 1e-3),
+            st.integers(min_value=4, max_value=11).map(lambda k: 1.0 - 10.0**-k),
+        )
+    )
+)
+def test_backtrack_near_zero_and_near_one(impl, device, scenario):
+    """backtrack from 1e-300 to 1e-3 and from 1 - 1e-4 to 1 - 1e-11: the first acceptable step."""
+    _assert_expected(impl, scenario, device, "line search with an extreme backtrack")
+
+
+@settings(max_examples=4, deadline=None)
+@given(scenario=scenarios(sizes=st.integers(min_value=1000, max_value=4096)))
+def test_large_dimension(impl, device, scenario):
+    """D = 1000..4096: the first acceptable step, returned at float32 accuracy."""
+    _assert_expected(impl, scenario, device, "line search at large D")
 
 
 @given(scenario=scenarios())

@@ -41,3 +41,25 @@ def schulman_order(matvec, b, iters, residual_tol):
         p = r + (new_rr / rr) * p
         rr = new_rr
     return x
+
+
+def functional_fold(matvec, b, iters, residual_tol):
+    """No loop variables mutated: ``functools.reduce`` over an immutable state ``(x, r, p, rr)``.
+
+    Once the residual test passes, the state is carried through unchanged (and
+    ``matvec`` is no longer called), which is the same as breaking out.
+    """
+    from functools import reduce
+
+    def step(state, _):
+        x, r, p, rr = state
+        if bool(rr <= residual_tol):
+            return state
+        hp = matvec(p)
+        alpha = rr / torch.dot(p, hp)
+        r_next = r - alpha * hp
+        rr_next = torch.dot(r_next, r_next)
+        return (x + alpha * p, r_next, r_next + (rr_next / rr) * p, rr_next)
+
+    start = (torch.zeros_like(b), b, b, torch.dot(b, b))
+    return reduce(step, range(iters), start)[0]

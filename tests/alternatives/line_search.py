@@ -28,3 +28,17 @@ def all_candidates_up_front(objective, kl, params, full_step, max_kl, backtrack,
     if not bool(acceptable.any()):
         return params.clone()
     return candidates[int(acceptable.int().argmax())]
+
+
+def while_loop(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """A ``while`` loop over a shrinking step fraction, KL tested first, Python floats compared."""
+    old_objective = float(objective(params))
+    fraction, trials = 1.0, 0
+    while trials < max_backtracks:
+        candidate = params + fraction * full_step
+        within = float(kl(candidate)) <= max_kl
+        if within and float(objective(candidate)) > old_objective:
+            return candidate
+        fraction *= backtrack
+        trials += 1
+    return params.clone()

@@ -147,3 +147,61 @@ def true_residual_every_iteration(matvec, b, iters, residual_tol):
         p = r + (new_rr / rr) * p
         rr = new_rr
     return x
+
+
+def caps_iterations_at_ten(matvec, b, iters, residual_tol):
+    """Silently runs ``min(iters, 10)`` iterations: the seed's ``cg_iters = 10`` hard-coded."""
+    x = torch.zeros_like(b)
+    r = b.clone()
+    p = r.clone()
+    rr = r @ r
+    for _ in range(min(iters, 10)):
+        if rr <= residual_tol:
+            break
+        hp = matvec(p)
+        alpha = rr / (p @ hp)
+        x = x + alpha * p
+        r = r - alpha * hp
+        new_rr = r @ r
+        p = r + (new_rr / rr) * p
+        rr = new_rr
+    return x
+
+
+def caps_iterations_at_twenty_five(matvec, b, iters, residual_tol):
+    """Silently runs ``min(iters, 25)`` iterations (a "safety" cap on a large-D solve)."""
+    x = torch.zeros_like(b)
+    r = b.clone()
+    p = r.clone()
+    rr = r @ r
+    for _ in range(min(iters, 25)):
+        if rr <= residual_tol:
+            break
+        hp = matvec(p)
+        alpha = rr / (p @ hp)
+        x = x + alpha * p
+        r = r - alpha * hp
+        new_rr = r @ r
+        p = r + (new_rr / rr) * p
+        rr = new_rr
+    return x
+
+
+def relative_residual_tol(matvec, b, iters, residual_tol):
+    """Stops on ``r.r <= residual_tol * b.b``: scipy's relative ``rtol`` habit, not the contract."""
+    x = torch.zeros_like(b)
+    r = b.clone()
+    p = r.clone()
+    rr = r @ r
+    threshold = residual_tol * rr
+    for _ in range(iters):
+        if rr <= threshold:
+            break
+        hp = matvec(p)
+        alpha = rr / (p @ hp)
+        x = x + alpha * p
+        r = r - alpha * hp
+        new_rr = r @ r
+        p = r + (new_rr / rr) * p
+        rr = new_rr
+    return x

@@ -1,5 +1,7 @@
 """Wrong backtracking line searches for TRPO."""
 
+import torch
+
 
 def _candidates(params, full_step, backtrack, indices):
     for i in indices:
@@ -98,3 +100,51 @@ def modifies_params_in_place(objective, kl, params, full_step, max_kl, backtrack
             return params
     params.copy_(original)
     return params + 0.0
+
+
+def nan_kl_accepted(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """Tests ``not kl > max_kl`` (reads the same as ``<=``) and so accepts a NaN KL."""
+    base = objective(params)
+    for candidate in _candidates(params, full_step, backtrack, range(max_backtracks)):
+        if objective(candidate) > base and not kl(candidate) > max_kl:
+            return candidate
+    return params.clone()
+
+
+def nan_objective_accepted(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """Rejects on ``objective <= base`` instead of accepting on ``>``: a NaN objective gets in."""
+    base = objective(params)
+    for candidate in _candidates(params, full_step, backtrack, range(max_backtracks)):
+        if not objective(candidate) <= base and kl(candidate) <= max_kl:
+            return candidate
+    return params.clone()
+
+
+def nan_to_num_values(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """Replaces NaN objectives and KLs by 0 (``torch.nan_to_num``) before comparing them."""
+    base = torch.nan_to_num(torch.as_tensor(objective(params)))
+    for candidate in _candidates(params, full_step, backtrack, range(max_backtracks)):
+        improves = torch.nan_to_num(torch.as_tensor(objective(candidate))) > base
+        if improves and torch.nan_to_num(torch.as_tensor(kl(candidate))) <= max_kl:
+            return candidate
+    return params.clone()
+
+
+def caps_backtracks_at_ten(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """``range(min(max_backtracks, 10))``: the seed's 10 trials hard-coded as a ceiling."""
+    base = objective(params)
+    for candidate in _candidates(params, full_step, backtrack, range(min(max_backtracks, 10))):
+        if objective(candidate) > base and kl(candidate) <= max_kl:
+            return candidate
+    return params.clone()
+
+
+def halves_regardless_of_backtrack(
+    objective, kl, params, full_step, max_kl, backtrack, max_backtracks
+):
+    """Shrinks the step by 0.5 each time whatever ``backtrack`` says (a hard-coded halving)."""
+    base = objective(params)
+    for candidate in _candidates(params, full_step, 0.5, range(max_backtracks)):
+        if objective(candidate) > base and kl(candidate) <= max_kl:
+            return candidate
+    return params.clone()
