@@ -236,3 +236,15 @@ def last_row_always_bootstraps(rewards, values, next_values, terminated, truncat
     deltas = _td_errors(rewards, values, next_values, terminated, gamma)
     deltas[-1] = rewards[-1] + gamma * next_values[-1] - values[-1]
     return _backward(deltas, gamma * lam * (1.0 - _ends(terminated, truncated, rewards)))
+
+
+def time_outs_are_terminal_in_place(
+    rewards, values, next_values, terminated, truncated, gamma, lam
+):
+    """ "Time-outs are terminal", written into the caller's ``terminated`` (issue 13).
+
+    Before the harness handed out private copies, the oracle read the
+    rewritten flags too, and this passed every property at any budget.
+    """
+    terminated[truncated.bool()] = True if terminated.dtype == torch.bool else 1.0
+    return _right_gae(rewards, values, next_values, terminated, truncated, gamma, lam)
