@@ -5,10 +5,27 @@ Spec: Policy losses and distributions. Seed: :four: TRPO / KL 散度 (连续分�
 
 Input space: means in ``[-10, 10]``, standard deviations ``exp(u)`` with ``u`` in ``[-3, 3]``
 (0.05 to 20: the range of a Gaussian policy's ``exp(log_std)`` in practice), ``K`` from 1 to 6.
+``wide_gaussian_pairs`` (1 to 64 rows, 1024 to 4096 in ``test_large_batch``; ``K`` from 1 to
+64) fills rows from a seeded generator: row ``b`` has its own log-scale ``c_b`` (uniform in
+``[-16, 3]``, or in ``[-16, -8]`` for every row: standard deviations down to ``e^-16 = 1e-7``),
+``log s_p = c_b + U(-1, 1)``, ``log s_q = c_b + U(-1, 1)``, means ``e^c_b U(-10, 10)`` and
+``m_q = m_p + s_q U(-3, 3)``. The means sit at the scale of the standard deviations because the
+KL is invariant to a common shift, while a shift of 10 at ``s = 1e-7`` is past float32's
+resolution of the means (the KL would then measure rounding). There a log-determinant formed as
+``log(prod(var))`` underflows (``e^-2048`` for 64 dimensions at ``s = e^-16``), an epsilon in
+``log(var + 1e-8)`` swamps the variance, and a mean over dimensions or over the batch is wrong
+by a factor ``K`` or ``B``.
 
 Tolerances: float32 accuracy relative to the largest per-row sum of the magnitudes of the
 terms (``|log(s_q/s_p)| + (s_p^2 + (m_p-m_q)^2)/(2 s_q^2) + 1/2``): each term is a few
-roundings from its inputs, and the sum cancels at most what the terms contribute.
+roundings from its inputs, and the sum cancels at most what the terms contribute. The wide
+properties judge each row at its own such sum ``S_b``, plus what float32 rounding of the inputs
+and of separately taken logarithms costs: ``log s_q - log s_p`` taken as a difference of two
+logarithms errs by ``u (|log s_p| + |log s_q|)`` (``u = 2**-24``; 32u per dimension at
+``e^-16``), and rounding the means moves ``((m_p - m_q)/s_q)^2`` by
+``2u |m_p - m_q| (|m_p| + |m_q|) / s_q^2``; so row ``b`` is judged within
+``FLOAT32_RTOL max(1, S_b) + 8u sum_k (|log s_p| + |log s_q| + M_k)``, with
+``M_k = |m_p - m_q| (|m_p| + |m_q|) / s_q^2``.
 
 Monte Carlo: ``test_matches_monte_carlo_estimate`` draws ``n = 10000`` samples of ``x ~ p``
 with a hypothesis-seeded ``torch.Generator`` and compares the implementation with the
@@ -26,17 +43,19 @@ from __future__ import annotations
 import math
 
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.distributions import Independent, Normal, kl_divergence
 
 from properties.assertions import FLOAT32_RTOL, as_cpu_tensor, assert_close
+from properties.policy_strategies import U32, large_batches
 from properties.strategies import float_dtypes, real_tensors, torch_generators
 
 CONTRACT = "gaussian_kl"
 
 rows = st.integers(min_value=1, max_value=8)
 dimensions = st.integers(min_value=1, max_value=6)
+wide_rows = st.integers(min_value=1, max_value=64)
 NAMES = ("mean_p", "std_p", "mean_q", "std_q")
 
 
@@ -95,6 +114,75 @@ def test_matches_definition(impl, device, inputs):
         oracle(*(inputs[n] for n in NAMES)),
         what="gaussian_kl",
         scale=_scale(inputs),
+    )
+
+
+@st.composite
+def wide_gaussian_pairs(draw: st.DrawFn, batches=wide_rows) -> dict:
+    """Rows from a seeded generator, each at its own log-scale c_b (module docstring)."""
+    batch, dims = draw(batches), draw(st.one_of(st.integers(1, 8), st.integers(1, 64)))
+    dtype = draw(float_dtypes)
+    generator = draw(torch_generators)
+    low, high = draw(st.sampled_from([(-16.0, 3.0), (-16.0, -8.0)]))
+
+    def uniform(shape: tuple[int, ...], a: float, b: float) -> torch.Tensor:
+        return a + (b - a) * torch.rand(shape, generator=generator, dtype=torch.float64)
+
+    scale = uniform((batch, 1), low, high)
+    std_p = torch.exp(scale + uniform((batch, dims), -1.0, 1.0))
+    std_q = torch.exp(scale + uniform((batch, dims), -1.0, 1.0))
+    mean_p = torch.exp(scale) * uniform((batch, dims), -10.0, 10.0)
+    mean_q = mean_p + std_q * uniform((batch, dims), -3.0, 3.0)
+    values = {"mean_p": mean_p, "std_p": std_p, "mean_q": mean_q, "std_q": std_q}
+    return {name: value.to(dtype) for name, value in values.items()}
+
+
+def _vector_terms(inputs: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row and dimension, float64: log(s_q/s_p), (s_p^2 + (m_p-m_q)^2)/(2 s_q^2)."""
+    mean_p, std_p, mean_q, std_q = (inputs[n].double() for n in NAMES)
+    log_ratio = torch.log(std_q) - torch.log(std_p)
+    quadratic = (std_p**2 + (mean_p - mean_q) ** 2) / (2 * std_q**2)
+    return log_ratio, quadratic
+
+
+def vector_oracle(inputs: dict) -> torch.Tensor:
+    """The closed form, vectorised in float64, summed over the K dimensions of each row."""
+    log_ratio, quadratic = _vector_terms(inputs)
+    return (log_ratio + quadratic - 0.5).sum(dim=1)
+
+
+def row_tolerance(inputs: dict) -> torch.Tensor:
+    """Per row: FLOAT32_RTOL max(1, S_b) + 8u sum_k(...) (module docstring)."""
+    mean_p, std_p, mean_q, std_q = (inputs[n].double() for n in NAMES)
+    log_ratio, quadratic = _vector_terms(inputs)
+    magnitude = (log_ratio.abs() + quadratic + 0.5).sum(dim=1)
+    logs = torch.log(std_p).abs() + torch.log(std_q).abs()
+    means = (mean_p - mean_q).abs() * (mean_p.abs() + mean_q.abs()) / std_q**2
+    return FLOAT32_RTOL * magnitude.clamp(min=1.0) + 8 * U32 * (logs + means).sum(dim=1)
+
+
+@given(inputs=wide_gaussian_pairs())
+def test_matches_definition_small_stds_many_dimensions(impl, device, inputs):
+    """Standard deviations down to e^-16, up to 64 dimensions, 1 to 64 rows: every row equals
+    its closed form at its own scale (the sum over dimensions, not the mean; no reduction over
+    rows; no log-determinant that underflows; no epsilon added to the variance)."""
+    assert_close(
+        _call(impl, inputs, device),
+        vector_oracle(inputs),
+        what="gaussian_kl with small standard deviations",
+        tolerance=row_tolerance(inputs),
+    )
+
+
+@given(inputs=wide_gaussian_pairs(batches=large_batches))
+@settings(max_examples=4)
+def test_large_batch(impl, device, inputs):
+    """B from 1024 to 4096 rows (up to 64 dimensions): every row equals its closed form."""
+    assert_close(
+        _call(impl, inputs, device),
+        vector_oracle(inputs),
+        what="gaussian_kl, large batch",
+        tolerance=row_tolerance(inputs),
     )
 
 

@@ -15,3 +15,23 @@ def numpy_float32_table(beta, kl, target_kl):
     below = int(np.float64(kl) < np.float64(target_kl) / 1.5)
     above = int(np.float64(kl) > np.float64(target_kl) * 1.5)
     return np.float32(beta) * np.float32([1.0, 2.0, 0.5][below * 2 + above])
+
+
+def inclusive_band_edges(beta, kl, target_kl):
+    """``<=``/``>=``: changes beta at exactly ``target/1.5`` or ``1.5*target``, the other tie
+    convention (the contract accepts both at an exact edge)."""
+    if kl <= target_kl / 1.5:
+        return beta / 2
+    if kl >= target_kl * 1.5:
+        return beta * 2
+    return beta
+
+
+def numpy_float32_comparisons(beta, kl, target_kl):
+    """Everything in float32: kl and target rounded to float32 before the comparisons."""
+    kl32, target32 = np.float32(kl), np.float32(target_kl)
+    if kl32 < target32 / np.float32(1.5):
+        return np.float32(beta) / np.float32(2)
+    if kl32 > target32 * np.float32(1.5):
+        return np.float32(beta) * np.float32(2)
+    return np.float32(beta)

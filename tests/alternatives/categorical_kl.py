@@ -2,6 +2,7 @@
 
 import numpy as np
 import torch
+from torch.distributions import Categorical
 
 
 def numpy_logsumexp(logits_p, logits_q):
@@ -22,3 +23,22 @@ def float32_cross_entropy_form(logits_p, logits_q):
     p = torch.softmax(x, dim=1)
     normalisers = torch.logsumexp(y, dim=1) - torch.logsumexp(x, dim=1)
     return ((p * (x - y)).sum(dim=1) + normalisers).to(logits_p.dtype)
+
+
+def torch_categorical_log_probabilities(logits_p, logits_q):
+    """``torch.distributions.Categorical`` for the normalisation only (its ``.logits`` are the
+    log-probabilities, computed with ``logsumexp``), the expectation written out: stable where
+    ``kl_divergence`` itself returns ``inf``."""
+    p, q = Categorical(logits=logits_p), Categorical(logits=logits_q)
+    return (p.probs * (p.logits - q.logits)).sum(dim=-1)
+
+
+def numpy_rows_one_by_one_float32(logits_p, logits_q):
+    """numpy, one row at a time, in float32, with ``np.logaddexp.reduce`` as the normaliser."""
+    result = np.empty(logits_p.shape[0], dtype=logits_p.dtype)
+    rows = zip(logits_p.astype(np.float32), logits_q.astype(np.float32), strict=True)
+    for row, (x, y) in enumerate(rows):
+        log_p = x - np.logaddexp.reduce(x)
+        log_q = y - np.logaddexp.reduce(y)
+        result[row] = np.sum(np.exp(log_p) * (log_p - log_q))
+    return result

@@ -11,8 +11,9 @@ def two_means_float32(log_prob_new, log_prob_old, advantages, kl, beta):
     return objective.to(log_prob_new.dtype)
 
 
-def ratio_from_probabilities(log_prob_new, log_prob_old, advantages, kl, beta):
-    """The ratio as ``exp(new) / exp(old)``: fine while the log-probabilities stay above
-    log(smallest float), as they do in this contract's inputs."""
-    ratio = log_prob_new.exp() / log_prob_old.exp()
-    return torch.mean(ratio * advantages) - beta * torch.mean(kl)
+def per_sample_loop_blocked(log_prob_new, log_prob_old, advantages, kl, beta):
+    """Terms summed block by block (blocks of 50, a short last one), the penalty folded into
+    each term, divided by the batch size once."""
+    terms = torch.exp(log_prob_new - log_prob_old) * advantages.detach() - beta * kl
+    total = sum(block.sum() for block in terms.split(50))
+    return total / terms.shape[0]

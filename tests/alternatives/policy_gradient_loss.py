@@ -17,3 +17,13 @@ def per_sample_loop(log_probs, weights):
     for index in range(log_probs.shape[0]):
         total = total - log_probs[index] * weights.data[index]
     return total / log_probs.shape[0]
+
+
+def blocked_einsum(log_probs, weights):
+    """Dot products of blocks of 100 (a short last one) with ``einsum``, summed, over B."""
+    constant = weights.detach()
+    total = sum(
+        torch.einsum("i,i->", block, other)
+        for block, other in zip(log_probs.split(100), constant.split(100), strict=True)
+    )
+    return -total / log_probs.shape[0]

@@ -48,3 +48,32 @@ def torch_distributions_underflow(logits_p, logits_q):
     """``torch.distributions.kl_divergence``: right for moderate logits, but it returns ``inf``
     wherever ``q``'s probability underflows to 0, although the KL is finite."""
     return kl_divergence(Categorical(logits=logits_p), Categorical(logits=logits_q))
+
+
+def log_of_probability_ratio(logits_p, logits_q):
+    """``sum p * log(p / q)`` from the probabilities (the textbook formula taken literally):
+    ``p / q`` is ``inf`` where ``q`` underflows and ``0 * log(0)`` is ``nan`` where ``p`` does."""
+    p, q = torch.softmax(logits_p, dim=1), torch.softmax(logits_q, dim=1)
+    return (p * torch.log(p / q)).sum(dim=1)
+
+
+def probabilities_clamped_at_epsilon(logits_p, logits_q):
+    """``log(softmax(x).clamp(min=1e-8))``, the usual "avoid log(0)" guard: finite, but a
+    probability below 1e-8 is taken as 1e-8, so the KL is capped near ``-log(1e-8) = 18.4``
+    where a logit gap is larger."""
+    p = torch.softmax(logits_p, dim=1)
+    log_p = torch.log(p.clamp(min=1e-8))
+    log_q = torch.log(torch.softmax(logits_q, dim=1).clamp(min=1e-8))
+    return (p * (log_p - log_q)).sum(dim=1)
+
+
+def batch_maximum_stabilisation(logits_p, logits_q):
+    """A hand-written log-softmax that subtracts the *batch's* largest logit instead of each
+    row's: a row far below the batch maximum has every ``exp`` underflow, ``log(0) = -inf``."""
+
+    def log_softmax(x):
+        shifted = x - x.max()
+        return shifted - torch.log(torch.exp(shifted).sum(dim=1, keepdim=True))
+
+    log_p, log_q = log_softmax(logits_p), log_softmax(logits_q)
+    return (log_p.exp() * (log_p - log_q)).sum(dim=1)

@@ -31,3 +31,24 @@ def mean_of_weights_times_mean_of_log_probs(log_probs, weights):
     """Pairs every log-probability with the batch-mean weight (``mean(lp) * mean(w)``): credit
     no longer goes to the action that earned it."""
     return -(log_probs.mean() * weights.detach().mean())
+
+
+def log_of_probabilities(log_probs, weights):
+    """Recovers log-probabilities through the probabilities, ``log(exp(log_probs))`` (the seed's
+    ``torch.log(probs)`` pattern): ``-inf`` once ``exp`` underflows (below -745 in float64,
+    -104 in float32) and inexact for subnormal probabilities."""
+    return -(torch.log(torch.exp(log_probs)) * weights.detach()).mean()
+
+
+def mean_of_block_means(log_probs, weights):
+    """Averages the means of micro-batches of 32 (gradient accumulation): a short last block
+    gets the weight of a full one, so the loss is wrong whenever 32 does not divide B > 32."""
+    terms = -(log_probs * weights.detach())
+    return torch.stack([block.mean() for block in terms.split(32)]).mean()
+
+
+def weights_shifted_by_one_step(log_probs, weights):
+    """Pairs each log-probability with the next sample's weight (``weights[1:]``, the last one
+    repeated): the off-by-one of aligning returns with the step after the action."""
+    shifted = torch.cat([weights[1:], weights[-1:]]).detach()
+    return -(log_probs * shifted).mean()
