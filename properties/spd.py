@@ -15,6 +15,31 @@ from hypothesis import strategies as st
 __all__ = ["StructuredSPD", "condition_numbers", "spd_matrix"]
 
 
+def _spectrum(
+    size: int,
+    condition: float,
+    distinct: int | None,
+    scale: float,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Eigenvalues in ``scale * [1, condition]``, log-uniform, both ends present when ``size >= 2``.
+
+    ``distinct`` limits them to that many distinct values (repeated
+    eigenvalues, where CG finishes early).
+    """
+    levels = distinct if distinct is not None else size
+    log_values = torch.rand(levels, generator=generator, dtype=torch.float64)
+    log_values[0] = 0.0
+    if levels >= 2:
+        log_values[1] = 1.0
+    values = torch.tensor(condition, dtype=torch.float64) ** log_values
+    if distinct is not None:
+        picks = torch.randint(levels, (size,), generator=generator)
+        picks[: min(levels, size)] = torch.arange(min(levels, size))
+        values = values[picks]
+    return scale * values
+
+
 def spd_matrix(
     size: int,
     condition: float,
@@ -31,17 +56,7 @@ def spd_matrix(
     """
     generator = torch.Generator().manual_seed(seed)
     basis, _ = torch.linalg.qr(torch.randn(size, size, generator=generator, dtype=torch.float64))
-    levels = distinct if distinct is not None else size
-    log_values = torch.rand(levels, generator=generator, dtype=torch.float64)
-    log_values[0] = 0.0
-    if levels >= 2:
-        log_values[1] = 1.0
-    values = torch.tensor(condition, dtype=torch.float64) ** log_values
-    if distinct is not None:
-        picks = torch.randint(levels, (size,), generator=generator)
-        picks[: min(levels, size)] = torch.arange(min(levels, size))
-        values = values[picks]
-    eigenvalues = scale * values
+    eigenvalues = _spectrum(size, condition, distinct, scale, generator)
     matrix = (basis * eigenvalues) @ basis.T
     return (matrix + matrix.T) / 2, eigenvalues, basis
 
@@ -84,17 +99,7 @@ class StructuredSPD:
         generator = torch.Generator().manual_seed(seed)
         householder = torch.randn(reflections, size, generator=generator, dtype=torch.float64)
         self._householder = householder / householder.norm(dim=1, keepdim=True)
-        levels = distinct if distinct is not None else size
-        log_values = torch.rand(levels, generator=generator, dtype=torch.float64)
-        log_values[0] = 0.0
-        if levels >= 2:
-            log_values[1] = 1.0
-        values = torch.tensor(condition, dtype=torch.float64) ** log_values
-        if distinct is not None:
-            picks = torch.randint(levels, (size,), generator=generator)
-            picks[: min(levels, size)] = torch.arange(min(levels, size))
-            values = values[picks]
-        self.eigenvalues = scale * values
+        self.eigenvalues = _spectrum(size, condition, distinct, scale, generator)
 
     def __repr__(self) -> str:
         return (

@@ -27,6 +27,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def _add_limit_options(parser: argparse.ArgumentParser, whole_run: bool = False) -> None:
+    """The sandbox's limits (reference/harness/sandbox.py), for verify and bench."""
+    extra = "; the whole run may take 20 + 4 x --seconds + 3 x this" if whole_run else ""
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="S",
+        help=f"seconds one call of the implementation may take before it counts as a hang "
+        f"(default 10){extra}",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        type=float,
+        default=None,
+        metavar="GIB",
+        help="resident memory the implementation's process may use (default 4 GiB)",
+    )
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="drlspec", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -49,21 +69,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only verdicts and causes: no examples, output or reproducers",
     )
-    verify.add_argument(
-        "--time-limit",
-        type=float,
-        default=None,
-        metavar="S",
-        help="seconds one call of the implementation may take before it counts as a hang "
-        "(default 10)",
-    )
-    verify.add_argument(
-        "--memory-limit",
-        type=float,
-        default=None,
-        metavar="GIB",
-        help="resident memory the implementation's process may use (default 4 GiB)",
-    )
+    _add_limit_options(verify)
 
     commands.add_parser("contracts", help="list the contracts and their signatures")
 
@@ -83,17 +89,7 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--seconds", type=float, default=2.0, metavar="S", help="timing budget (default 2)"
     )
-    bench.add_argument(
-        "--time-limit",
-        type=float,
-        default=None,
-        metavar="S",
-        help="seconds one call of the target may take (default 10); the whole run may take "
-        "20 + 4 x --seconds + 3 x this",
-    )
-    bench.add_argument(
-        "--memory-limit", type=float, default=None, metavar="GIB", help="default 4 GiB"
-    )
+    _add_limit_options(bench, whole_run=True)
 
     train = commands.add_parser(
         "train",

@@ -95,7 +95,6 @@ class Job:
     shrink: bool
     fail_fast: bool
     threads: int | None  # torch threads in the child (None: one)
-    # The parent's environment now: the fork server's is that of the moment it started.
     environment: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
@@ -104,8 +103,13 @@ class Job:
 # ---------------------------------------------------------------------------
 
 
-def _enter_sandbox(output_path: str) -> None:
-    """Own process group, death with the fork server, stdout and stderr into ``output_path``."""
+def _enter_sandbox(output_path: str, environment: dict[str, str]) -> None:
+    """Own process group, death with the fork server, stdout and stderr into ``output_path``.
+
+    ``environment`` is the parent's now: the fork server's is that of the moment it started.
+    """
+    os.environ.clear()
+    os.environ.update(environment)
     os.setpgrp()  # the parent kills the whole group: the target's own processes too
     with contextlib.suppress(Exception):
         # Linux: die with the fork server, which dies with the parent, so that a hung
@@ -126,9 +130,7 @@ def _enter_sandbox(output_path: str) -> None:
 
 def _child_main(job: Job, connection: Any, clock: Any, output_path: str) -> None:
     """Load the target and run the plan, reporting each property over ``connection``."""
-    _enter_sandbox(output_path)
-    os.environ.clear()
-    os.environ.update(job.environment)
+    _enter_sandbox(output_path, job.environment)
 
     import torch
 
@@ -233,6 +235,22 @@ def _resident_bytes(pid: int) -> int:
             return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0
+
+
+def _limit_breach(pid: int, written: int, limits: Limits) -> str | None:
+    """Why the child ``pid``, which has written ``written`` bytes, must be stopped, if it must."""
+    resident = _resident_bytes(pid)
+    if resident > limits.memory_bytes:
+        return (
+            f"the implementation used more than {limits.memory_bytes / 2**30:g} GiB of memory "
+            f"({resident / 2**30:.1f} GiB resident; --memory-limit sets the limit)"
+        )
+    if written > limits.output_bytes:
+        return (
+            f"the implementation wrote more than {limits.output_bytes / 2**20:g} MiB to "
+            f"stdout/stderr"
+        )
+    return None
 
 
 def _kill(process: Any) -> None:
@@ -349,17 +367,9 @@ def _watch(child: _Child, limits: Limits) -> tuple | None:
             raise _Verdict(
                 f"the property did not finish within {limits.property_seconds:g} s", hang=True
             )
-        resident = _resident_bytes(child.process.pid)
-        if resident > limits.memory_bytes:
-            raise _Verdict(
-                f"the implementation used more than {limits.memory_bytes / 2**30:g} GiB of "
-                f"memory ({resident / 2**30:.1f} GiB resident; --memory-limit sets the limit)"
-            )
-        if child.output_size() > limits.output_bytes:
-            raise _Verdict(
-                f"the implementation wrote more than {limits.output_bytes / 2**20:g} MiB to "
-                f"stdout/stderr"
-            )
+        breach = _limit_breach(child.process.pid, child.output_size(), limits)
+        if breach is not None:
+            raise _Verdict(breach)
         if not child.process.is_alive() and not child.connection.poll(0):
             raise _Verdict(_death(child.process.exitcode))
 
@@ -448,9 +458,7 @@ def run_properties(
 def _call_main(
     function: Callable[..., Any], args: tuple, environment: dict, connection: Any, path: str
 ) -> None:
-    _enter_sandbox(path)
-    os.environ.clear()
-    os.environ.update(environment)
+    _enter_sandbox(path, environment)
     try:
         outcome = ("ok", function(*args))
     except BaseException as error:  # everything is the caller's to judge
@@ -490,15 +498,9 @@ def run_isolated(
         while not receiver.poll(POLL_SECONDS):
             if time.monotonic() - started > seconds:
                 raise IsolatedFailure(f"the implementation did not finish within {seconds:g} s")
-            if _resident_bytes(process.pid) > limits.memory_bytes:
-                raise IsolatedFailure(
-                    f"the implementation used more than {limits.memory_bytes / 2**30:g} GiB"
-                )
-            if os.path.getsize(path) > limits.output_bytes:
-                raise IsolatedFailure(
-                    f"the implementation wrote more than {limits.output_bytes / 2**20:g} MiB "
-                    f"to stdout/stderr"
-                )
+            breach = _limit_breach(process.pid, os.path.getsize(path), limits)
+            if breach is not None:
+                raise IsolatedFailure(breach)
             if not process.is_alive() and not receiver.poll(0):
                 process.join(timeout=5)
                 raise IsolatedFailure(_death(process.exitcode))
