@@ -1,3 +1,3 @@
 """Root conftest: the drlspec pytest plugin (``--impl``, ``--backend``, ``--device``)."""
 
-pytest_plugins = ["reference.harness.pytest_plugin"]
+pytest_plugins = ["drlspec.harness.pytest_plugin"]

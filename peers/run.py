@@ -82,9 +82,9 @@ def sb3_on_consistent_rollouts(cases: int = 300) -> list[str]:
     the two interfaces carry the same information, so SB3 must agree.
     Returns the disagreements (empty when it agrees everywhere).
     """
+    from drlspec.properties.assertions import assert_close
+    from drlspec.returns import gae as reference_gae
     from peers.sb3_gae import gae as sb3_gae
-    from properties.assertions import assert_close
-    from reference.returns import gae as reference_gae
 
     generator = torch.Generator().manual_seed(2024)
     discounts = (0.0, 0.5, 0.9, 0.99, 1.0)
@@ -122,7 +122,7 @@ def sb3_on_consistent_rollouts(cases: int = 300) -> list[str]:
 
 
 def _run_check(check: Check, max_examples: int | None) -> tuple[frozenset[str], int, float]:
-    from reference.harness import verify
+    from drlspec.harness import verify
 
     start = time.perf_counter()
     result = verify(check.contract, check.target, device="cpu", max_examples=max_examples)

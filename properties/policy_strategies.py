@@ -25,7 +25,7 @@ import math
 import torch
 from hypothesis import strategies as st
 
-from properties.strategies import torch_generators
+from drlspec.properties.strategies import torch_generators
 
 __all__ = [
     "LOG_PROB_FLOOR",

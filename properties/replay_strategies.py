@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from properties.strategies import log_uniform
+from drlspec.properties.strategies import log_uniform
 
 __all__ = [
     "FLOAT32_TINY",

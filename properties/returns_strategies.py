@@ -50,7 +50,7 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from properties.strategies import FLAG_DTYPES, float_dtypes, log_uniform, unit_interval
+from drlspec.properties.strategies import FLAG_DTYPES, float_dtypes, log_uniform, unit_interval
 
 __all__ = [
     "UNIT_ROUNDOFF",

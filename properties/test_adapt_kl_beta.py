@@ -34,9 +34,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from properties.assertions import FLOAT32_RTOL
-from properties.policy_strategies import U32
-from properties.strategies import log_uniform
+from drlspec.properties.assertions import FLOAT32_RTOL
+from drlspec.properties.policy_strategies import U32
+from drlspec.properties.strategies import log_uniform
 
 CONTRACT = "adapt_kl_beta"
 

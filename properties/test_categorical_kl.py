@@ -49,9 +49,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.distributions import Categorical, kl_divergence
 
-from properties.assertions import FLOAT32_RTOL, as_cpu_tensor, assert_close
-from properties.policy_strategies import U32, large_batches
-from properties.strategies import float_dtypes, real_tensors, torch_generators
+from drlspec.properties.assertions import FLOAT32_RTOL, as_cpu_tensor, assert_close
+from drlspec.properties.policy_strategies import U32, large_batches
+from drlspec.properties.strategies import float_dtypes, real_tensors, torch_generators
 
 CONTRACT = "categorical_kl"
 

@@ -28,7 +28,7 @@ tolerance is the same rounding allowance, on well-conditioned matrices
 (kappa <= 10).
 
 Inputs covered: ``D`` from 1 to 30 (dense ``H``) and from 1000 to 4096
-(:class:`properties.spd.StructuredSPD`: ``Q`` a product of Householder
+(:class:`drlspec.properties.spd.StructuredSPD`: ``Q`` a product of Householder
 reflections, products in ``O(D)``); ``kappa`` from 1 to 1000; ``iters`` from
 1 to 250; ``||b||`` from 1e-6 to 1e6 with ``residual_tol`` from 0 to 1e4
 times ``||b||^2``. At large ``D`` the rounding allowance was re-measured: a
@@ -45,9 +45,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from properties.assertions import FLOAT32_RTOL, as_cpu_tensor, assert_close
-from properties.spd import StructuredSPD, condition_numbers, spd_matrix
-from properties.strategies import log_uniform
+from drlspec.properties.assertions import FLOAT32_RTOL, as_cpu_tensor, assert_close
+from drlspec.properties.spd import StructuredSPD, condition_numbers, spd_matrix
+from drlspec.properties.strategies import log_uniform
 
 CONTRACT = "conjugate_gradient"
 
@@ -93,7 +93,7 @@ class Matvec:
 
             def source() -> str:
                 return (
-                    "(lambda v: __import__('properties.spd', fromlist=['StructuredSPD'])."
+                    "(lambda v: __import__('drlspec.properties.spd', fromlist=['StructuredSPD'])."
                     f"{matrix!r}.matvec(v))"
                 )
 

@@ -26,15 +26,15 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from properties.assertions import as_cpu_tensor, assert_close
-from properties.returns_strategies import (
+from drlspec.properties.assertions import as_cpu_tensor, assert_close
+from drlspec.properties.returns_strategies import (
     LongRollout,
     backward_scan,
     discounts_for_long_rollouts,
     long_rollouts,
     trace_tolerance,
 )
-from properties.strategies import discounts, rollouts
+from drlspec.properties.strategies import discounts, rollouts
 
 CONTRACT = "discounted_returns"
 

@@ -23,9 +23,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from properties.assertions import as_cpu_tensor, assert_close
-from properties.strategies import discounts
-from properties.value_strategies import (
+from drlspec.properties.assertions import as_cpu_tensor, assert_close
+from drlspec.properties.strategies import discounts
+from drlspec.properties.value_strategies import (
     admissible_actions,
     draw_common,
     flag_tensor,

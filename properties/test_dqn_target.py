@@ -15,9 +15,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from properties.assertions import assert_close
-from properties.strategies import discounts
-from properties.value_strategies import (
+from drlspec.properties.assertions import assert_close
+from drlspec.properties.strategies import discounts
+from drlspec.properties.value_strategies import (
     draw_common,
     flag_tensor,
     greedy_table,

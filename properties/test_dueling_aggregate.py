@@ -23,9 +23,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from properties.assertions import FLOAT32_RTOL, as_cpu_tensor, assert_close
-from properties.strategies import runtime_string
-from properties.value_strategies import (
+from drlspec.properties.assertions import FLOAT32_RTOL, as_cpu_tensor, assert_close
+from drlspec.properties.strategies import runtime_string
+from drlspec.properties.value_strategies import (
     TINY,
     admissible_actions,
     draw_common,

@@ -33,7 +33,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from properties.assertions import as_cpu_tensor, assert_close
+from drlspec.properties.assertions import as_cpu_tensor, assert_close
 
 CONTRACT = "hessian_vector_product"
 
@@ -438,7 +438,7 @@ class StructuredFunction:
 
     def __drlspec_repro__(self) -> str:
         return (
-            "(lambda: __import__('properties.test_hessian_vector_product', fromlist=['_'])"
+            "(lambda: __import__('drlspec.properties.test_hessian_vector_product', fromlist=['_'])"
             f".StructuredFunction({self.shapes!r}, {self.roles!r}, {self.seed}, "
             f"{_vector_literal(self.vector)}, {self.ridges}).value(params))"
         )

@@ -39,9 +39,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from properties.assertions import FLOAT32_RTOL, as_cpu_tensor
-from properties.replay_strategies import log_uniform_array
-from properties.strategies import batch_sizes, float_dtypes, log_uniform, unit_interval
+from drlspec.properties.assertions import FLOAT32_RTOL, as_cpu_tensor
+from drlspec.properties.replay_strategies import log_uniform_array
+from drlspec.properties.strategies import batch_sizes, float_dtypes, log_uniform, unit_interval
 
 CONTRACT = "importance_weights"
 

@@ -45,9 +45,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from properties.assertions import FLOAT32_RTOL, as_cpu_tensor
-from properties.spd import StructuredSPD, condition_numbers, spd_matrix
-from properties.strategies import float_dtypes, log_uniform
+from drlspec.properties.assertions import FLOAT32_RTOL, as_cpu_tensor
+from drlspec.properties.spd import StructuredSPD, condition_numbers, spd_matrix
+from drlspec.properties.strategies import float_dtypes, log_uniform
 
 CONTRACT = "kkt_step"
 

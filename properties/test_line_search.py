@@ -60,8 +60,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from properties.assertions import as_cpu_tensor, assert_close
-from properties.strategies import log_uniform
+from drlspec.properties.assertions import as_cpu_tensor, assert_close
+from drlspec.properties.strategies import log_uniform
 
 CONTRACT = "line_search"
 
@@ -208,7 +208,8 @@ class TableFunction:
 
     def __drlspec_repro__(self) -> str:
         return (
-            "(lambda theta: __import__('properties.test_line_search', fromlist=['_']).table_value("
+            "(lambda theta: __import__('drlspec.properties.test_line_search', fromlist=['_'])"
+            ".table_value("
             f"theta, {self._params.tolist()!r}, {self._step.tolist()!r}, {self._backtrack!r}, "
             f"{self._values!r}, {self._at_params!r}))"
         ).replace("nan", "float('nan')")

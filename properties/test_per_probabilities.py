@@ -67,9 +67,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from properties.assertions import FLOAT32_RTOL, as_cpu_tensor
-from properties.replay_strategies import FLOAT32_TINY, UNIT_ROUNDOFF, log_uniform_array
-from properties.strategies import batch_sizes, float_dtypes, log_uniform
+from drlspec.properties.assertions import FLOAT32_RTOL, as_cpu_tensor
+from drlspec.properties.replay_strategies import FLOAT32_TINY, UNIT_ROUNDOFF, log_uniform_array
+from drlspec.properties.strategies import batch_sizes, float_dtypes, log_uniform
 
 CONTRACT = "per_probabilities"
 

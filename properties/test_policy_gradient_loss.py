@@ -26,14 +26,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from properties.assertions import FLOAT32_RTOL, as_cpu_tensor, assert_close
-from properties.policy_strategies import (
+from drlspec.properties.assertions import FLOAT32_RTOL, as_cpu_tensor, assert_close
+from drlspec.properties.policy_strategies import (
     large_batches,
     log_prob_pairs,
     policy_batches,
     signed_values,
 )
-from properties.strategies import float_dtypes
+from drlspec.properties.strategies import float_dtypes
 
 CONTRACT = "policy_gradient_loss"
 

@@ -75,7 +75,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from properties.replay_strategies import (
+from drlspec.properties.replay_strategies import (
     PATTERNS,
     UNIT_ROUNDOFF,
     critical_indices,

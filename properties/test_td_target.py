@@ -21,9 +21,9 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from properties.assertions import as_cpu_tensor, assert_close
-from properties.returns_strategies import LargeBatch, large_batches, one_step_tolerance
-from properties.strategies import discounts, flags, float_dtypes, log_uniform, real_tensors
+from drlspec.properties.assertions import as_cpu_tensor, assert_close
+from drlspec.properties.returns_strategies import LargeBatch, large_batches, one_step_tolerance
+from drlspec.properties.strategies import discounts, flags, float_dtypes, log_uniform, real_tensors
 
 CONTRACT = "td_target"
 

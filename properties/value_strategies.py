@@ -19,7 +19,7 @@ action axis. Their properties draw:
 * small integer values (ties everywhere, readable reproducers).
 
 Entries come from a seeded ``torch.Generator`` that hypothesis draws, as in
-:func:`properties.strategies.rollouts`: drawing thousands of entries one by
+:func:`drlspec.properties.strategies.rollouts`: drawing thousands of entries one by
 one would cost seconds per property.
 
 Tie rule (float32). An implementation may compute in float32. Rounding is
@@ -36,8 +36,8 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from properties.assertions import FLOAT32_RTOL
-from properties.strategies import FLAG_DTYPES, float_dtypes, log_uniform, torch_generators
+from drlspec.properties.assertions import FLOAT32_RTOL
+from drlspec.properties.strategies import FLAG_DTYPES, float_dtypes, log_uniform, torch_generators
 
 __all__ = [
     "FLOAT32_SPACING",

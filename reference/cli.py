@@ -11,8 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from reference.contracts import CONTRACTS, implemented_contracts
-from reference.harness.target import UsageError
+from drlspec.contracts import CONTRACTS, implemented_contracts
+from drlspec.harness.target import UsageError
 
 __all__ = ["main"]
 
@@ -180,7 +180,7 @@ def _regress(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from reference.harness import regress
+    from drlspec.harness import regress
 
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {args.seeds}")
@@ -196,7 +196,7 @@ def _regress(args: argparse.Namespace) -> int:
         if not Path(args.resume).is_file():
             raise UsageError(f"--resume {args.resume}: no such file")
     if args.backend == "ray":
-        from reference.harness.ray_backend import import_ray
+        from drlspec.harness.ray_backend import import_ray
 
         import_ray()  # a missing Ray is a usage error before any run starts
     table = Path(args.table) if args.table else regress.default_table()
@@ -234,13 +234,13 @@ def _regress(args: argparse.Namespace) -> int:
 
 
 def _print_failure(result) -> None:
-    from reference.harness.verify import format_failure
+    from drlspec.harness.verify import format_failure
 
     print(format_failure(result))
 
 
 def _limits(args: argparse.Namespace):
-    from reference.harness.sandbox import DEFAULT_CALL_SECONDS, DEFAULT_MEMORY_BYTES, Limits
+    from drlspec.harness.sandbox import DEFAULT_CALL_SECONDS, DEFAULT_MEMORY_BYTES, Limits
 
     if args.time_limit is not None and not args.time_limit > 0:
         raise UsageError(f"--time-limit must be positive, got {args.time_limit:g}")
@@ -253,7 +253,7 @@ def _limits(args: argparse.Namespace):
 
 
 def _verify_one(args: argparse.Namespace) -> int:
-    from reference.harness.verify import verify
+    from drlspec.harness.verify import verify
 
     def progress(outcome) -> None:
         verdict = "PASS" if outcome.passed else "FAIL"
@@ -288,7 +288,7 @@ def _verify_one(args: argparse.Namespace) -> int:
 
 
 def _verify_all(args: argparse.Namespace) -> int:
-    from reference.harness.verify import verify
+    from drlspec.harness.verify import verify
 
     contracts = implemented_contracts()
     limits = _limits(args)
@@ -320,8 +320,8 @@ def _verify_all(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from reference.harness.bench import bench_isolated
-    from reference.harness.sandbox import IsolatedFailure
+    from drlspec.harness.bench import bench_isolated
+    from drlspec.harness.sandbox import IsolatedFailure
 
     if not args.seconds > 0:
         raise UsageError(f"--seconds must be positive, got {args.seconds}")
@@ -371,8 +371,8 @@ def _contracts() -> int:
 def _train(args: argparse.Namespace) -> int:
     import time
 
-    from reference.agents import make_config, resume_config, train
-    from reference.agents.common import ConfigError, NonFiniteError
+    from drlspec.agents import make_config, resume_config, train
+    from drlspec.agents.common import ConfigError, NonFiniteError
 
     try:
         if args.resume is not None:
@@ -425,8 +425,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from reference.agents import evaluate_run
-    from reference.agents.common import ConfigError
+    from drlspec.agents import evaluate_run
+    from drlspec.agents.common import ConfigError
 
     if args.episodes < 1:
         raise UsageError(f"--episodes must be at least 1, got {args.episodes}")

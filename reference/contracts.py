@@ -10,6 +10,7 @@ mutants and its errata coverage.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,16 @@ from typing import Literal
 
 __all__ = ["CONTRACTS", "Contract", "get_contract", "implemented_contracts"]
 
-PROPERTIES_DIR = Path(__file__).resolve().parent.parent / "properties"
+
+def _properties_dir() -> Path:
+    """Where ``drlspec.properties`` lives: ``properties/`` in a checkout, in the wheel installed."""
+    spec = importlib.util.find_spec("drlspec.properties")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("drlspec.properties is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+PROPERTIES_DIR = _properties_dir()
 
 
 _SIG_FUNCTION = re.compile(r"^\s*f\((?P<args>[^)]*)\)")
@@ -56,7 +66,7 @@ class Contract:
 
     @property
     def property_module(self) -> str:
-        return f"properties.test_{self.name}"
+        return f"drlspec.properties.test_{self.name}"
 
     @property
     def property_file(self) -> Path:
@@ -77,14 +87,14 @@ _ALL = [
     Contract(
         "discounted_returns",
         "f(rewards[T,N], dones[T,N], gamma) -> [T,N]",
-        "reference.returns:discounted_returns",
+        "drlspec.returns:discounted_returns",
         _RETURNS,
         "2、策略梯度 / REINFORCE",
     ),
     Contract(
         "td_target",
         "f(rewards[B], next_values[B], terminated[B], gamma) -> [B]",
-        "reference.returns:td_target",
+        "drlspec.returns:td_target",
         _RETURNS,
         "1、DQN / 损失函数设计",
     ),
@@ -92,42 +102,42 @@ _ALL = [
         "gae",
         "f(rewards[T,N], values[T,N], next_values[T,N], terminated[T,N], truncated[T,N], "
         "gamma, lam) -> [T,N]",
-        "reference.returns:gae",
+        "drlspec.returns:gae",
         _RETURNS,
         "TRPO / 广义优势估计 GAE",
     ),
     Contract(
         "dqn_target",
         "f(rewards[B], next_q_target[B,A], terminated[B], gamma) -> [B]",
-        "reference.value:dqn_target",
+        "drlspec.value:dqn_target",
         _VALUE,
         "1、DQN / 目标网络",
     ),
     Contract(
         "double_dqn_target",
         "f(rewards[B], next_q_online[B,A], next_q_target[B,A], terminated[B], gamma) -> [B]",
-        "reference.value:double_dqn_target",
+        "drlspec.value:double_dqn_target",
         _VALUE,
         ":four: Double DQN",
     ),
     Contract(
         "dueling_aggregate",
         'f(value[B,1], advantages[B,A], mode) -> [B,A], mode in "mean", "max"',
-        "reference.value:dueling_aggregate",
+        "drlspec.value:dueling_aggregate",
         _VALUE,
         ":five: Dueling DQN",
     ),
     Contract(
         "per_probabilities",
         "f(priorities[N], alpha) -> [N]",
-        "reference.replay:per_probabilities",
+        "drlspec.replay:per_probabilities",
         _PER,
         ":six: Prioritized Experience Replay",
     ),
     Contract(
         "importance_weights",
         "f(probabilities[B], size, beta) -> [B]",
-        "reference.replay:importance_weights",
+        "drlspec.replay:importance_weights",
         _PER,
         ":six: Prioritized Experience Replay",
     ),
@@ -135,7 +145,7 @@ _ALL = [
         "sum_tree",
         "SumTree(capacity); .update(indices[K], priorities[K]); .total() -> float; "
         ".find(prefix_sums[K]) -> indices[K]; .get(indices[K]) -> priorities[K]",
-        "reference.replay:SumTree",
+        "drlspec.replay:SumTree",
         _PER,
         ":six: Prioritized Experience Replay",
         kind="class",
@@ -143,7 +153,7 @@ _ALL = [
     Contract(
         "policy_gradient_loss",
         "f(log_probs[B], weights[B]) -> scalar",
-        "reference.policy_losses:policy_gradient_loss",
+        "drlspec.policy_losses:policy_gradient_loss",
         _POLICY,
         "2、策略梯度 / REINFORCE",
         backends=("torch",),  # the property checks gradients
@@ -151,7 +161,7 @@ _ALL = [
     Contract(
         "ppo_clip_objective",
         "f(log_prob_new[B], log_prob_old[B], advantages[B], clip_eps) -> scalar",
-        "reference.policy_losses:ppo_clip_objective",
+        "drlspec.policy_losses:ppo_clip_objective",
         _POLICY,
         ":five: PPO / PPO-Clip",
         backends=("torch",),
@@ -159,7 +169,7 @@ _ALL = [
     Contract(
         "kl_penalty_objective",
         "f(log_prob_new[B], log_prob_old[B], advantages[B], kl[B], beta) -> scalar",
-        "reference.policy_losses:kl_penalty_objective",
+        "drlspec.policy_losses:kl_penalty_objective",
         _POLICY,
         ":five: PPO / PPO-Penalty",
         backends=("torch",),
@@ -167,28 +177,28 @@ _ALL = [
     Contract(
         "adapt_kl_beta",
         "f(beta, kl, target_kl) -> float",
-        "reference.policy_losses:adapt_kl_beta",
+        "drlspec.policy_losses:adapt_kl_beta",
         _POLICY,
         ":five: PPO / PPO-Penalty",
     ),
     Contract(
         "categorical_kl",
         "f(logits_p[B,A], logits_q[B,A]) -> [B]",
-        "reference.distributions:categorical_kl",
+        "drlspec.distributions:categorical_kl",
         _POLICY,
         ":four: TRPO / KL 散度",
     ),
     Contract(
         "gaussian_kl",
         "f(mean_p[B,K], std_p[B,K], mean_q[B,K], std_q[B,K]) -> [B]",
-        "reference.distributions:gaussian_kl",
+        "drlspec.distributions:gaussian_kl",
         _POLICY,
         ":four: TRPO / KL 散度",
     ),
     Contract(
         "hessian_vector_product",
         "f(scalar_fn, params, vector[D]) -> [D]",
-        "reference.trust_region:hessian_vector_product",
+        "drlspec.trust_region:hessian_vector_product",
         _TRUST,
         ":four: TRPO / 矩阵 - 向量乘积的梯度表示",
         backends=("torch",),
@@ -196,7 +206,7 @@ _ALL = [
     Contract(
         "conjugate_gradient",
         "f(matvec, b[D], iters, residual_tol) -> [D]",
-        "reference.trust_region:conjugate_gradient",
+        "drlspec.trust_region:conjugate_gradient",
         _TRUST,
         ":four: TRPO / 共轭梯度",
         backends=("torch",),
@@ -204,14 +214,14 @@ _ALL = [
     Contract(
         "kkt_step",
         "f(direction[D], h_direction[D], max_kl) -> [D]",
-        "reference.trust_region:kkt_step",
+        "drlspec.trust_region:kkt_step",
         _TRUST,
         ":four: TRPO / KKT 条件推导",
     ),
     Contract(
         "line_search",
         "f(objective, kl, params[D], full_step[D], max_kl, backtrack, max_backtracks) -> [D]",
-        "reference.trust_region:line_search",
+        "drlspec.trust_region:line_search",
         _TRUST,
         ":four: TRPO / 线性搜索",
         backends=("torch",),

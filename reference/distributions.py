@@ -8,14 +8,14 @@ use :math:`D_{KL}(\pi_{\theta_\text{old}} \,\|\, \pi_\theta)`, so the old (froze
 policy goes first.
 
 Both kernels return one KL per row ``[B]``; rows are independent. Callers average them (TRPO's
-:math:`\bar D_{KL}`) or feed them to :func:`reference.policy_losses.kl_penalty_objective`.
+:math:`\bar D_{KL}`) or feed them to :func:`drlspec.policy_losses.kl_penalty_objective`.
 """
 
 from __future__ import annotations
 
 import torch
 
-from reference._checks import check_floating, check_same_device, check_shape
+from drlspec._checks import check_floating, check_same_device, check_shape
 
 __all__ = ["categorical_kl", "gaussian_kl"]
 

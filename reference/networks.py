@@ -11,8 +11,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from reference._checks import check_observations, check_positive_int
-from reference.value import dueling_aggregate
+from drlspec._checks import check_observations, check_positive_int
+from drlspec.value import dueling_aggregate
 
 __all__ = ["DuelingQNetwork", "QNetwork", "mlp"]
 
@@ -54,7 +54,7 @@ class QNetwork(nn.Module):
 
 class DuelingQNetwork(QNetwork):
     """Dueling architecture: a shared trunk, then a value head ``V(s)`` and an advantage head
-    ``A(s, ·)`` combined by :func:`reference.value.dueling_aggregate`.
+    ``A(s, ·)`` combined by :func:`drlspec.value.dueling_aggregate`.
 
     Paper: Wang et al. (2016), Figure 1.
     """

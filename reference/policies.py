@@ -6,8 +6,8 @@
 * :class:`ValueNetwork`: ``V(s)``, an MLP returning ``[B]``.
 
 Each policy gives ``log_prob``, ``entropy``, ``sample`` and ``kl``; the KL goes through the
-contracts :func:`reference.distributions.categorical_kl` and
-:func:`reference.distributions.gaussian_kl`. Log-probabilities come from ``log_softmax`` and
+contracts :func:`drlspec.distributions.categorical_kl` and
+:func:`drlspec.distributions.gaussian_kl`. Log-probabilities come from ``log_softmax`` and
 ``Normal.log_prob``, never from ``log(prob)``, which is ``-inf`` once a probability underflows.
 
 TRPO needs the mean KL between a frozen old policy and the current one, differentiable w.r.t.
@@ -31,9 +31,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from reference._checks import check_floating, check_observations, check_positive_int
-from reference.distributions import categorical_kl, gaussian_kl
-from reference.networks import mlp
+from drlspec._checks import check_floating, check_observations, check_positive_int
+from drlspec.distributions import categorical_kl, gaussian_kl
+from drlspec.networks import mlp
 
 __all__ = ["CategoricalPolicy", "GaussianPolicy", "ValueNetwork"]
 

@@ -22,7 +22,7 @@ import math
 
 import torch
 
-from reference._checks import check_floating, check_same_device, check_shape
+from drlspec._checks import check_floating, check_same_device, check_shape
 
 __all__ = ["adapt_kl_beta", "kl_penalty_objective", "policy_gradient_loss", "ppo_clip_objective"]
 
@@ -147,7 +147,7 @@ def kl_penalty_objective(
 
     ``KL_i`` is :math:`D_\mathrm{KL}(\pi_{\theta_\text{old}}(\cdot|s_i) \,\|\,
     \pi_\theta(\cdot|s_i))` (old policy first, as in Schulman et al.; see
-    :func:`reference.distributions.categorical_kl` / :func:`~reference.distributions.gaussian_kl`)
+    :func:`drlspec.distributions.categorical_kl` / :func:`~drlspec.distributions.gaussian_kl`)
     or any per-sample estimate of it; estimates may be negative and are used as given. ``kl``
     keeps its graph: the penalty is what pulls the new policy back towards the old one.
 

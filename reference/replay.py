@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from reference._checks import check_floating, check_shape, check_unit_interval
+from drlspec._checks import check_floating, check_shape, check_unit_interval
 
 __all__ = [
     "PrioritizedReplayBatch",

@@ -18,7 +18,7 @@ apart so that each can be checked on its own:
   forming ``H`` (矩阵 - 向量乘积的梯度表示). It adds no damping.
 * :func:`fisher_vector_product` is the HVP of the mean KL plus visible damping
   ``F v + damping * v``; :func:`policy_fisher_vector_product` builds that mean
-  KL for a policy head of :mod:`reference.policies`.
+  KL for a policy head of :mod:`drlspec.policies`.
 * :func:`conjugate_gradient` solves ``H x = g`` from ``x_0 = 0`` given only
   ``v -> H v`` (共轭梯度).
 * :func:`kkt_step` scales the direction onto the boundary of the quadratic
@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
-from reference._checks import (
+from drlspec._checks import (
     check_floating,
     check_positive_int,
     check_same_device,
@@ -287,8 +287,8 @@ def policy_fisher_vector_product(
     The old policy is the current one, frozen: ``policy.frozen_outputs``
     gives its detached distribution parameters, and ``policy.kl`` the
     per-state ``KL(old || current)`` with graph (the interface of
-    :class:`reference.policies.CategoricalPolicy` and
-    :class:`reference.policies.GaussianPolicy`). ``F`` is the Hessian of the
+    :class:`drlspec.policies.CategoricalPolicy` and
+    :class:`drlspec.policies.GaussianPolicy`). ``F`` is the Hessian of the
     mean of that KL over ``observations``, w.r.t. ``policy.parameters()`` in
     order; see :func:`fisher_vector_product`.
 

@@ -2,7 +2,7 @@
 
 Seed: ``1、DQN`` (损失函数设计, 目标网络), ``:four: Double DQN``,
 ``:five: Dueling DQN``. Each target is the one-step TD target
-(:func:`reference.returns.td_target`) with a different estimate of the next
+(:func:`drlspec.returns.td_target`) with a different estimate of the next
 state's value; the only thing these functions decide is *which* value.
 """
 
@@ -12,8 +12,8 @@ from typing import Literal
 
 import torch
 
-from reference._checks import check_floating, check_shape
-from reference.returns import td_target
+from drlspec._checks import check_floating, check_shape
+from drlspec.returns import td_target
 
 __all__ = ["double_dqn_target", "dqn_target", "dueling_aggregate"]
 

@@ -6,8 +6,8 @@ Items are (case, device) pairs of ``regression/cases.toml``, in two tiers:
 * ``smoke``: the cases with ``smoke_seeds``, at that many seeds. Without ``-m`` only the smoke
   tier runs (the default ``tox`` includes it); the full tier is deselected.
 
-Each item trains its seeds with :func:`reference.harness.regress.run_one` and is judged by
-:func:`reference.harness.regress.judge`, the code behind ``drlspec regress``. The verdicts
+Each item trains its seeds with :func:`drlspec.harness.regress.run_one` and is judged by
+:func:`drlspec.harness.regress.judge`, the code behind ``drlspec regress``. The verdicts
 travel to the controlling process in ``user_properties`` (so pytest-xdist works); at the end
 the terminal summary prints the same table as ``drlspec regress``, and ``results.json`` and
 ``learning_curves.png`` are written to ``--regress-output``.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from reference.harness import regress
+from drlspec.harness import regress
 
 PROPERTY = regress.PYTEST_PROPERTY
 
@@ -127,7 +127,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     names = {entry["verdict"]["case"] for entry in _collected}
     cases = [case for case in _cases() if case.name in names]
     runs = [run for entry in _collected for run in entry["runs"]]
-    from reference.agents.common import atomic_write_text
+    from drlspec.agents.common import atomic_write_text
 
     document = {
         "entry": "pytest",

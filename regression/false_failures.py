@@ -10,7 +10,7 @@ the current code: a change to an agent invalidates earlier sweeps. For each case
 * ``runs``, ``below``: runs pooled, and how many of them missed the threshold;
 * ``resampled``: the probability that a fresh sweep at the table's seed count fails the case,
   seeds drawn with replacement from the pooled runs
-  (:func:`reference.harness.regress.false_failure_rate`). A failure mode never observed
+  (:func:`drlspec.harness.regress.false_failure_rate`). A failure mode never observed
   counts as impossible, so this is optimistic when ``runs`` is small;
 * ``laplace``: the probability that more seeds miss than the IQM trims away (with 5 seeds:
   2 or more), each seed missing with Laplace's estimate ``(below + 1) / (runs + 2)``. It
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from scipy.stats import binom
 
-from reference.harness import regress
+from drlspec.harness import regress
 
 
 def main(paths: list[str]) -> int:

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from reference.harness import regress
+from drlspec.harness import regress
 
 
 def test_converges(regression_item, regression_output, request: pytest.FixtureRequest) -> None:

@@ -1,8 +1,8 @@
 """Drift detector: every agent's first updates equal the stored fingerprints.
 
 A change in an algorithm shows up here in seconds. Regenerate deliberately, after checking that
-the change is intended, with ``python -m reference.harness.fingerprints --update`` (it prints
-what changed); tolerances and why: :mod:`reference.harness.fingerprints`.
+the change is intended, with ``python -m drlspec.harness.fingerprints --update`` (it prints
+what changed); tolerances and why: :mod:`drlspec.harness.fingerprints`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from reference.harness import fingerprints
+from drlspec.harness import fingerprints
 
 STORED = json.loads(fingerprints.default_path().read_text())["fingerprints"]
 
@@ -28,5 +28,5 @@ def test_first_updates_match_the_fingerprint(stored):
     assert not problems, (
         f"{stored['name']} drifted from its fingerprint:\n  "
         + "\n  ".join(problems[:10])
-        + "\nIf the change is intended: python -m reference.harness.fingerprints --update"
+        + "\nIf the change is intended: python -m drlspec.harness.fingerprints --update"
     )

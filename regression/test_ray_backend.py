@@ -19,7 +19,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install drlspec[ray])")
 
-from reference.harness import ray_backend, regress  # noqa: E402
+from drlspec.harness import ray_backend, regress  # noqa: E402
 
 # Ray workers cannot import this test module by name: ship its functions by value.
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])

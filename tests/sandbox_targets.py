@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from reference.contracts import CONTRACTS
-from reference.harness.target import load_object
-from reference.returns import gae
+from drlspec.contracts import CONTRACTS
+from drlspec.harness.target import load_object
+from drlspec.returns import gae
 
 
 def gae_time_outs_are_terminal(

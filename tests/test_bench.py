@@ -1,4 +1,4 @@
-"""``reference.harness.bench`` and ``drlspec bench``: cases, the output check, timing, exit codes.
+"""``drlspec.harness.bench`` and ``drlspec bench``: cases, the output check, timing, exit codes.
 
 No test asserts a speed (timings on a shared two-core machine are not
 repeatable); they assert what ``bench`` promises: every contract has a case,
@@ -13,9 +13,9 @@ import json
 import pytest
 import torch
 
-from reference.cli import main
-from reference.contracts import CONTRACTS
-from reference.harness.bench import (
+from drlspec.cli import main
+from drlspec.contracts import CONTRACTS
+from drlspec.harness.bench import (
     CASES,
     Measurement,
     bench,
@@ -26,7 +26,7 @@ from reference.harness.bench import (
     prepare,
     yardstick_clock,
 )
-from reference.harness.target import UsageError, load_object
+from drlspec.harness.target import UsageError, load_object
 
 # The readable loops take seconds at a million steps; their float32-vs-float64
 # agreement is covered at 2048 x 8 (and the fast kernels' at a million steps).
@@ -75,7 +75,7 @@ def test_check_refuses_a_wrong_answer() -> None:
 
 def test_sum_tree_check_refuses_a_wrong_leaf() -> None:
     case = find_case("sum_tree", "C1000000xK256-sample")
-    observed = prepare(case, load_object("reference.fast.sum_tree:SumTree")).observe()
+    observed = prepare(case, load_object("drlspec.fast.sum_tree:SumTree")).observe()
     check_output(case, observed, None)
     workload, touched, total, got = observed
     shifted = touched.clone()
@@ -157,15 +157,15 @@ def _first_mutant(contract: str) -> str:
 
 def test_bench_usage_errors() -> None:
     with pytest.raises(UsageError, match="no size"):
-        bench("gae", "reference.fast.gae:gae", size="T3")
+        bench("gae", "drlspec.fast.gae:gae", size="T3")
     with pytest.raises(UsageError, match="backend"):
-        bench("conjugate_gradient", "reference.trust_region:conjugate_gradient", backend="numpy")
+        bench("conjugate_gradient", "drlspec.trust_region:conjugate_gradient", backend="numpy")
     with pytest.raises(UsageError, match="unknown contract"):
-        bench("gea", "reference.fast.gae:gae")
+        bench("gea", "drlspec.fast.gae:gae")
 
 
 def test_cli_exit_codes(capsys) -> None:
-    assert main(["bench", "kkt_step", "reference.trust_region:kkt_step", "--seconds", "0.05"]) == 0
+    assert main(["bench", "kkt_step", "drlspec.trust_region:kkt_step", "--seconds", "0.05"]) == 0
     out = capsys.readouterr().out
     assert "ratio target / reference" in out and "median" in out
     mutant = "tests.mutants.td_target:" + _first_mutant("td_target")
@@ -174,7 +174,7 @@ def test_cli_exit_codes(capsys) -> None:
     assert main(["bench", "gae", "no.such.module:gae"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error" in err
-    assert main(["bench", "gae", "reference.fast.gae:gae", "--seconds", "0"]) == 2
+    assert main(["bench", "gae", "drlspec.fast.gae:gae", "--seconds", "0"]) == 2
 
 
 def test_yardstick_clock_runs_forward() -> None:

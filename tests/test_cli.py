@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def drlspec(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "reference.cli", *args],
+        [sys.executable, "-m", "drlspec.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -37,7 +37,7 @@ def test_verify_rejects_a_mutant_with_a_reproducer():
 
 
 def test_reproducer_runs_and_shows_the_mismatch(tmp_path):
-    from reference.harness import verify
+    from drlspec.harness import verify
 
     result = verify("td_target", "tests.mutants.td_target:ignores_terminated", max_examples=30)
     failed = next(r for r in result.results if not r.passed)
@@ -59,10 +59,10 @@ def test_reproducer_runs_and_shows_the_mismatch(tmp_path):
     [
         (("verify", "dqn_target", "nosuch:thing"), "nosuch"),
         (("verify", "no_such_contract"), "no_such_contract"),
-        (("verify", "dqn_target", "reference.value:no_such_attr"), "no_such_attr"),
+        (("verify", "dqn_target", "drlspec.value:no_such_attr"), "no_such_attr"),
         (("verify", "dqn_target", "not_a_spec"), "package.module:attr"),
         (("verify", "dqn_target", "missing/file.py:f"), "missing/file.py"),
-        (("verify", "dqn_target", "reference.value:__doc__"), "not callable"),
+        (("verify", "dqn_target", "drlspec.value:__doc__"), "not callable"),
         (("verify", "dqn_target", "--max-examples", "0"), "max-examples"),
         (("verify", "dqn_target", "--backend", "jax"), "backend"),
         (("frobnicate",), "frobnicate"),
@@ -90,7 +90,7 @@ def test_verify_a_file_target_with_numpy_backend(tmp_path):
 
 
 def test_contracts_lists_every_contract_with_its_signature():
-    from reference.contracts import CONTRACTS
+    from drlspec.contracts import CONTRACTS
 
     run = drlspec("contracts")
     assert run.returncode == 0

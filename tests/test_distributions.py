@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from reference.distributions import categorical_kl, gaussian_kl
+from drlspec.distributions import categorical_kl, gaussian_kl
 
 
 def test_categorical_kl_by_hand():

@@ -3,7 +3,7 @@
 A fast kernel is only worth having if it is verified: each must pass every
 property of its contract under ``drlspec verify`` (the same suite that judges
 the reference), and each must agree with the reference on the benchmark
-inputs it is fast on (``reference.harness.bench``), including layouts the
+inputs it is fast on (``drlspec.harness.bench``), including layouts the
 property suite does not draw (non-contiguous views, float flags).
 """
 
@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 import torch
 
-from reference.fast import FAST_KERNELS
-from reference.fast.gae import gae as fast_gae
-from reference.fast.returns import discounted_returns as fast_discounted_returns
-from reference.fast.sum_tree import SumTree as FastSumTree
-from reference.harness import verify
-from reference.harness.bench import check_output, find_case, prepare
-from reference.replay import SumTree
-from reference.returns import discounted_returns, gae
+from drlspec.fast import FAST_KERNELS
+from drlspec.fast.gae import gae as fast_gae
+from drlspec.fast.returns import discounted_returns as fast_discounted_returns
+from drlspec.fast.sum_tree import SumTree as FastSumTree
+from drlspec.harness import verify
+from drlspec.harness.bench import check_output, find_case, prepare
+from drlspec.replay import SumTree
+from drlspec.returns import discounted_returns, gae
 
 
 @pytest.mark.parametrize(("contract", "spec"), sorted(FAST_KERNELS.items()))

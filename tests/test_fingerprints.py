@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
-from reference.harness import fingerprints
+from drlspec.harness import fingerprints
 
 
 def _stored(name: str) -> dict:

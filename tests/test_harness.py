@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from reference.contracts import get_contract
-from reference.harness import ImplementationRaised, Target, UsageError, load_object, verify
+from drlspec.contracts import get_contract
+from drlspec.harness import ImplementationRaised, Target, UsageError, load_object, verify
 
 
 def test_load_object_resolves_dotted_attributes_and_files(tmp_path):
-    assert load_object("reference.value:dqn_target").__name__ == "dqn_target"
-    assert load_object("reference.networks:QNetwork.forward").__name__ == "forward"
+    assert load_object("drlspec.value:dqn_target").__name__ == "dqn_target"
+    assert load_object("drlspec.networks:QNetwork.forward").__name__ == "forward"
     path = tmp_path / "impl.py"
     path.write_text("def f():\n    return 42\n")
     assert load_object(f"{path}:f")() == 42

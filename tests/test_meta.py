@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from reference.contracts import CONTRACTS, implemented_contracts
-from reference.harness import load_object
+from drlspec.contracts import CONTRACTS, implemented_contracts
+from drlspec.harness import load_object
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "docs" / "contracts.md"  # a copy of the spec (shared/spec/contracts.md)

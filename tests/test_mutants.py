@@ -16,8 +16,8 @@ import pkgutil
 
 import pytest
 
-from reference.contracts import CONTRACTS, implemented_contracts
-from reference.harness import verify
+from drlspec.contracts import CONTRACTS, implemented_contracts
+from drlspec.harness import verify
 
 
 def _members(package: str) -> list[tuple[str, str]]:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from reference.networks import DuelingQNetwork, QNetwork, mlp
+from drlspec.networks import DuelingQNetwork, QNetwork, mlp
 
 
 def test_q_network_maps_observations_to_action_values():

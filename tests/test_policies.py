@@ -13,8 +13,8 @@ import pytest
 import torch
 from torch.distributions import Categorical, Normal
 
-from reference.distributions import categorical_kl, gaussian_kl
-from reference.policies import CategoricalPolicy, GaussianPolicy, ValueNetwork
+from drlspec.distributions import categorical_kl, gaussian_kl
+from drlspec.policies import CategoricalPolicy, GaussianPolicy, ValueNetwork
 
 # Normal two-sided tail at 5: 5.7e-7 per coordinate; at most ~100 coordinates per test.
 STANDARD_ERRORS = 5.0

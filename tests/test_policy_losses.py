@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from reference.policy_losses import (
+from drlspec.policy_losses import (
     adapt_kl_beta,
     kl_penalty_objective,
     policy_gradient_loss,

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reference.harness import regress
-from reference.harness.target import UsageError
+from drlspec.harness import regress
+from drlspec.harness.target import UsageError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,7 +83,7 @@ def test_the_table_holds_every_required_case_within_the_published_budgets():
 
 def test_every_case_of_the_table_builds_its_agent():
     """Every override names a real config field with a valid value (make_config builds it)."""
-    from reference.agents import make_config
+    from drlspec.agents import make_config
 
     for case in regress.load_cases(regress.default_table()):
         make_config(case.algorithm, env_id=case.env_id, overrides=case.assignments())
@@ -282,7 +282,7 @@ def test_a_run_that_raises_is_recorded_not_propagated(tmp_path):
 
 def _drlspec(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "reference.cli", "regress", *args],
+        [sys.executable, "-m", "drlspec.cli", "regress", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -379,7 +379,7 @@ def test_resume_refuses_a_changed_case(tmp_path):
 
 
 def test_the_ray_backend_without_ray_says_how_to_install_it(monkeypatch):
-    from reference.harness import ray_backend
+    from drlspec.harness import ray_backend
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     with pytest.raises(UsageError, match=r"pip install 'drlspec\[ray\]'"):
@@ -389,7 +389,7 @@ def test_the_ray_backend_without_ray_says_how_to_install_it(monkeypatch):
 def test_cli_backend_ray_without_ray_is_one_line_and_exit_2(tmp_path):
     # A child interpreter in which `import ray` fails, whether or not Ray is installed here.
     code = (
-        "import sys; sys.modules['ray'] = None; from reference.cli import main; "
+        "import sys; sys.modules['ray'] = None; from drlspec.cli import main; "
         "sys.exit(main(['regress', '--backend', 'ray', '--select', 'ppo-CartPole']))"
     )
     run = subprocess.run(

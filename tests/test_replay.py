@@ -15,7 +15,7 @@ import pytest
 import torch
 from gymnasium import spaces
 
-from reference.replay import (
+from drlspec.replay import (
     PrioritizedReplayBatch,
     PrioritizedReplayBuffer,
     ReplayBatch,

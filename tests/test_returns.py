@@ -8,7 +8,7 @@ this module pins the reference's own promise that a bad argument raises a
 import pytest
 import torch
 
-from reference.returns import discounted_returns, gae, td_target
+from drlspec.returns import discounted_returns, gae, td_target
 
 T, N = 5, 3
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from reference.contracts import CONTRACTS, implemented_contracts
-from reference.harness import verify
-from reference.harness.sandbox import Limits
+from drlspec.contracts import CONTRACTS, implemented_contracts
+from drlspec.harness import verify
+from drlspec.harness.sandbox import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = "tests.sandbox_targets"
@@ -31,7 +31,7 @@ def _messages(result) -> str:
 
 def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "reference.cli", *args],
+        [sys.executable, "-m", "drlspec.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -91,7 +91,7 @@ def test_an_implementation_that_ends_or_floods_the_process_fails(target, cause):
 
 
 def verify_names(contract: str) -> list[str]:
-    from reference.harness.verify import properties_of
+    from drlspec.harness.verify import properties_of
 
     return [name for name, _ in properties_of(CONTRACTS[contract])]
 
@@ -172,7 +172,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 def test_ctrl_c_is_one_line_and_leaves_no_process_behind():
     process = subprocess.Popen(
-        [sys.executable, "-m", "reference.cli", "verify", "gae", f"{TARGETS}:hangs"],
+        [sys.executable, "-m", "drlspec.cli", "verify", "gae", f"{TARGETS}:hangs"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -246,7 +246,7 @@ def test_a_script_without_a_main_guard_is_not_rerun_by_the_sandbox(tmp_path):
     script.write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from reference.harness import verify\n"
+        "from drlspec.harness import verify\n"
         "print('top level ran')\n"
         "result = verify('td_target', max_examples=5)\n"
         "print('passed' if result.passed else 'failed')\n"

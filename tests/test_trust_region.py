@@ -15,9 +15,9 @@ import pytest
 import torch
 from torch import nn
 
-from reference.distributions import categorical_kl, gaussian_kl
-from reference.policies import CategoricalPolicy, GaussianPolicy
-from reference.trust_region import (
+from drlspec.distributions import categorical_kl, gaussian_kl
+from drlspec.policies import CategoricalPolicy, GaussianPolicy
+from drlspec.trust_region import (
     conjugate_gradient,
     fisher_vector_product,
     flat_grad,

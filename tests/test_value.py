@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from reference.returns import td_target
-from reference.value import double_dqn_target, dqn_target, dueling_aggregate
+from drlspec.returns import td_target
+from drlspec.value import double_dqn_target, dqn_target, dueling_aggregate
 
 B, A = 4, 3
 

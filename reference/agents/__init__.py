@@ -26,8 +26,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from reference.agents import actor_critic, dqn, ppo, reinforce, trpo
-from reference.agents.common import (
+from drlspec.agents import actor_critic, dqn, ppo, reinforce, trpo
+from drlspec.agents.common import (
     ConfigError,
     Run,
     apply_overrides,

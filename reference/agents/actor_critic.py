@@ -3,11 +3,11 @@
 Algorithm (seed 2、策略梯度 / :three: Actor-Critic, 核心思想, 损失函数, 梯度, 主要代码; Sutton &
 Barto 2018, section 13.5), on batches of ``num_steps`` steps of ``num_envs`` environments:
 
-1. ``y_t = r_t + gamma (1 - terminated_t) V(s_{t+1})`` by :func:`reference.returns.td_target`,
+1. ``y_t = r_t + gamma (1 - terminated_t) V(s_{t+1})`` by :func:`drlspec.returns.td_target`,
    ``V(s_{t+1})`` of the *true* next observation (a truncated step bootstraps; the seed's
    single ``dones`` mask would not);
 2. critic: minimise ``mean (V(s_t) - y_t)^2`` with ``y_t`` held fixed;
-3. actor: minimise :func:`reference.policy_losses.policy_gradient_loss` of
+3. actor: minimise :func:`drlspec.policy_losses.policy_gradient_loss` of
    ``log pi(a_t|s_t)`` weighted by the TD error ``delta_t = y_t - V(s_t)`` (detached: the
    seed's ``td_delta.detach()``).
 
@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from reference.agents.common import (
+from drlspec.agents.common import (
     BaseConfig,
     Run,
     check_finite,
@@ -33,10 +33,10 @@ from reference.agents.common import (
     seed_everything,
     start_environments,
 )
-from reference.agents.ppo import PolicyAgent
-from reference.agents.rollout import RolloutCollector
-from reference.policy_losses import policy_gradient_loss
-from reference.returns import td_target
+from drlspec.agents.ppo import PolicyAgent
+from drlspec.agents.rollout import RolloutCollector
+from drlspec.policy_losses import policy_gradient_loss
+from drlspec.returns import td_target
 
 __all__ = ["Config", "train"]
 

@@ -5,17 +5,17 @@ Algorithm (seed 1、DQN / :two: 算法流程; Mnih et al. 2015, Algorithm 1):
 1. act epsilon-greedily w.r.t. ``Q_theta``, store ``(s, a, r, s', terminated, truncated)``
    in the replay buffer (``s'`` the true next observation, also at an auto-reset);
 2. every ``train_frequency`` steps, do ``gradient_steps`` updates on batches from the buffer:
-   ``y = r + gamma (1 - terminated) max_a' Q_target(s', a')`` (:func:`reference.value.dqn_target`)
+   ``y = r + gamma (1 - terminated) max_a' Q_target(s', a')`` (:func:`drlspec.value.dqn_target`)
    or, with ``double``, ``Q_target(s', argmax_a' Q_theta(s', a'))``
-   (:func:`reference.value.double_dqn_target`; seed :four: Double DQN); minimise the Huber (or
+   (:func:`drlspec.value.double_dqn_target`; seed :four: Double DQN); minimise the Huber (or
    squared) error between ``Q_theta(s, a)`` and ``y``. The prediction uses the online
    parameters ``theta``; only the target uses ``theta^-`` (docs/errata.md E1). Truncation is
    not an argument of the target: a time-limited transition bootstraps (E3);
 3. the target network is a hard copy every ``target_update_interval`` steps (seed 目标网络),
    or, with ``tau < 1``, a Polyak average ``theta^- <- tau theta + (1 - tau) theta^-`` there.
 
-Flags: ``dueling`` swaps the network for :class:`reference.networks.DuelingQNetwork` (seed
-:five: Dueling DQN); ``prioritized`` uses :class:`reference.replay.PrioritizedReplayBuffer`
+Flags: ``dueling`` swaps the network for :class:`drlspec.networks.DuelingQNetwork` (seed
+:five: Dueling DQN); ``prioritized`` uses :class:`drlspec.replay.PrioritizedReplayBuffer`
 and weights each sample's loss by its importance weight (seed :six: Prioritized Experience
 Replay). The seed's ``DQN`` class creates ``self.optimize`` but calls ``self.optimizer``
 (docs/errata.md E2); here there is one ``optimizer``, exercised by every training test.
@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from gymnasium import spaces
 
-from reference.agents.common import (
+from drlspec.agents.common import (
     BaseConfig,
     Run,
     check_finite,
@@ -48,9 +48,9 @@ from reference.agents.common import (
     start_environments,
     true_next_observations,
 )
-from reference.networks import DuelingQNetwork, QNetwork
-from reference.replay import PrioritizedReplayBuffer, ReplayBuffer
-from reference.value import double_dqn_target, dqn_target
+from drlspec.networks import DuelingQNetwork, QNetwork
+from drlspec.replay import PrioritizedReplayBuffer, ReplayBuffer
+from drlspec.value import double_dqn_target, dqn_target
 
 __all__ = ["Config", "DQNAgent", "train"]
 

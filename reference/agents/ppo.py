@@ -3,23 +3,23 @@
 Algorithm (seed 2、策略梯度 / :five: PPO; Schulman et al. 2017, Algorithm 1), per iteration:
 
 1. collect ``num_steps`` steps of ``num_envs`` environments with ``pi_old`` (a
-   :class:`reference.agents.rollout.Rollout`, true next observations included);
-2. advantages by :func:`reference.returns.gae` with ``next_values = V(s_{t+1})`` of the true
+   :class:`drlspec.agents.rollout.Rollout`, true next observations included);
+2. advantages by :func:`drlspec.returns.gae` with ``next_values = V(s_{t+1})`` of the true
    next observation (a truncated step bootstraps, a terminated one does not); value targets
    ``A + V``;
 3. ``update_epochs`` passes over shuffled minibatches, maximising
-   :func:`reference.policy_losses.ppo_clip_objective` (``variant="clip"``) or
-   :func:`reference.policy_losses.kl_penalty_objective` with
+   :func:`drlspec.policy_losses.ppo_clip_objective` (``variant="clip"``) or
+   :func:`drlspec.policy_losses.kl_penalty_objective` with
    ``KL(pi_old || pi_theta)`` per state (``variant="penalty"``, old policy first: errata PG2),
    plus an entropy bonus, minus ``vf_coef`` times the value regression loss;
 4. PPO-Penalty only: *after* the epochs, ``beta`` is adapted once by
-   :func:`reference.policy_losses.adapt_kl_beta` from the mean KL between ``pi_old`` and the
+   :func:`drlspec.policy_losses.adapt_kl_beta` from the mean KL between ``pi_old`` and the
    updated policy over the whole rollout (Schulman et al. 2017, section 4), not per minibatch.
    The seed's rule doubles beta whenever the KL is merely near the target (errata PG1).
 
 The ratio's denominator is ``log pi_old`` recorded at collection time, a constant
-(errata PG5). Discrete actions use :class:`reference.policies.CategoricalPolicy`, ``Box``
-actions :class:`reference.policies.GaussianPolicy`. Defaults solve CartPole-v1 (after
+(errata PG5). Discrete actions use :class:`drlspec.policies.CategoricalPolicy`, ``Box``
+actions :class:`drlspec.policies.GaussianPolicy`. Defaults solve CartPole-v1 (after
 rl-baselines3-zoo's tuned PPO for it).
 """
 
@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from reference.agents.common import (
+from drlspec.agents.common import (
     BaseConfig,
     Run,
     check_finite,
@@ -43,10 +43,10 @@ from reference.agents.common import (
     seed_everything,
     start_environments,
 )
-from reference.agents.rollout import ACTIVATIONS, RolloutCollector, build_policy
-from reference.policies import ValueNetwork
-from reference.policy_losses import adapt_kl_beta, kl_penalty_objective, ppo_clip_objective
-from reference.returns import gae
+from drlspec.agents.rollout import ACTIVATIONS, RolloutCollector, build_policy
+from drlspec.policies import ValueNetwork
+from drlspec.policy_losses import adapt_kl_beta, kl_penalty_objective, ppo_clip_objective
+from drlspec.returns import gae
 
 __all__ = ["Config", "PolicyAgent", "train"]
 

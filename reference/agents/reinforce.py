@@ -4,11 +4,11 @@ Algorithm (seed 2、策略梯度 / :two: REINFORCE, 主要代码; Williams 1992;
 section 13.3-13.4): play ``episodes_per_update`` whole episodes with ``pi_theta``, then
 
 1. reward-to-go ``G_t = r_t + gamma (1 - done_t) G_{t+1}`` by
-   :func:`reference.returns.discounted_returns`, cut at every episode end. An episode cut by a
+   :func:`drlspec.returns.discounted_returns`, cut at every episode end. An episode cut by a
    time limit (truncated) did not end: with a baseline, its last reward gets
    ``gamma V(s_{T})`` of the true final observation added first, so ``G`` estimates the
    infinite-horizon return; without one, nothing can stand in for the missing tail;
-2. minimise :func:`reference.policy_losses.policy_gradient_loss` with weights ``G_t`` or
+2. minimise :func:`drlspec.policy_losses.policy_gradient_loss` with weights ``G_t`` or
    ``G_t - V(s_t)`` (baseline: Sutton & Barto, eq. 13.11), and regress ``V`` onto ``G_t``.
 
 The seed accumulates ``-log pi * G`` step by step with one ``backward`` per step (a sum); the
@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from reference.agents.common import (
+from drlspec.agents.common import (
     BaseConfig,
     Run,
     check_finite,
@@ -33,10 +33,10 @@ from reference.agents.common import (
     seed_everything,
     start_environments,
 )
-from reference.agents.ppo import PolicyAgent
-from reference.agents.rollout import RolloutCollector
-from reference.policy_losses import policy_gradient_loss
-from reference.returns import discounted_returns
+from drlspec.agents.ppo import PolicyAgent
+from drlspec.agents.rollout import RolloutCollector
+from drlspec.policy_losses import policy_gradient_loss
+from drlspec.returns import discounted_returns
 
 __all__ = ["Config", "train"]
 

@@ -2,9 +2,9 @@
 
 A rollout is ``T`` steps of ``N`` parallel environments, stored ``[T, N, ...]``. Each row keeps
 the *true* next observation (``final_obs`` where an episode ended, see
-:func:`reference.agents.common.true_next_observations`), so that the agent can compute
-``next_values = V(s_{t+1})`` for :func:`reference.returns.gae` and
-:func:`reference.returns.td_target`: a truncated step bootstraps from the observation the time
+:func:`drlspec.agents.common.true_next_observations`), so that the agent can compute
+``next_values = V(s_{t+1})`` for :func:`drlspec.returns.gae` and
+:func:`drlspec.returns.td_target`: a truncated step bootstraps from the observation the time
 limit cut, never from the reset one.
 
 Seed: 2、策略梯度 / :three: Actor-Critic and :four: TRPO / 主要代码 (``transition_dict`` of one
@@ -22,8 +22,8 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from reference.agents.common import EpisodeTracker, Run, check_finite, true_next_observations
-from reference.policies import CategoricalPolicy, GaussianPolicy
+from drlspec.agents.common import EpisodeTracker, Run, check_finite, true_next_observations
+from drlspec.policies import CategoricalPolicy, GaussianPolicy
 
 __all__ = ["Rollout", "RolloutCollector", "build_policy", "env_actions"]
 

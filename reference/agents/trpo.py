@@ -5,14 +5,14 @@ Algorithm (seed 2、策略梯度 / :four: TRPO: 策略目标, 泰勒近似, KKT 
 appendix C), per iteration:
 
 1. collect ``num_steps`` steps of ``num_envs`` environments with ``pi_old``; advantages by
-   :func:`reference.returns.gae` (true next observations: a truncated step bootstraps);
+   :func:`drlspec.returns.gae` (true next observations: a truncated step bootstraps);
 2. ``g`` = gradient of the surrogate ``L(theta) = mean(exp(log pi_theta - log pi_old) A)`` at
    ``theta_old``;
-3. ``x ~ F^{-1} g`` by :func:`reference.trust_region.conjugate_gradient`, with ``F v`` the
-   damped Fisher-vector product :func:`reference.trust_region.policy_fisher_vector_product`
+3. ``x ~ F^{-1} g`` by :func:`drlspec.trust_region.conjugate_gradient`, with ``F v`` the
+   damped Fisher-vector product :func:`drlspec.trust_region.policy_fisher_vector_product`
    (the Hessian of the mean ``KL(pi_old || pi_theta)``, by double backward);
-4. the full step :func:`reference.trust_region.kkt_step` puts ``0.5 s^T F s = max_kl``;
-5. :func:`reference.trust_region.line_search` backtracks until the true surrogate improves and
+4. the full step :func:`drlspec.trust_region.kkt_step` puts ``0.5 s^T F s = max_kl``;
+5. :func:`drlspec.trust_region.line_search` backtracks until the true surrogate improves and
    the true mean KL is ``<= max_kl`` (or keeps ``theta_old``);
 6. the value network regresses onto the GAE returns ``A + V`` for ``value_epochs`` epochs of
    minibatches with Adam.
@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from reference.agents.common import (
+from drlspec.agents.common import (
     BaseConfig,
     Run,
     check_finite,
@@ -39,9 +39,9 @@ from reference.agents.common import (
     seed_everything,
     start_environments,
 )
-from reference.agents.ppo import PolicyAgent, advantages_and_returns
-from reference.agents.rollout import RolloutCollector
-from reference.trust_region import (
+from drlspec.agents.ppo import PolicyAgent, advantages_and_returns
+from drlspec.agents.rollout import RolloutCollector
+from drlspec.trust_region import (
     conjugate_gradient,
     flat_grad,
     flat_params,

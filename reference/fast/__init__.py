@@ -11,7 +11,7 @@ __all__ = ["FAST_KERNELS"]
 
 # contract -> the fast kernel's "module:attr" (verified by tests/test_fast_kernels.py).
 FAST_KERNELS = {
-    "discounted_returns": "reference.fast.returns:discounted_returns",
-    "gae": "reference.fast.gae:gae",
-    "sum_tree": "reference.fast.sum_tree:SumTree",
+    "discounted_returns": "drlspec.fast.returns:discounted_returns",
+    "gae": "drlspec.fast.gae:gae",
+    "sum_tree": "drlspec.fast.sum_tree:SumTree",
 }

@@ -1,6 +1,6 @@
 """GAE as a compiled loop: the reference's recursion, one pass over time, no per-step overhead.
 
-The readable reference (:func:`reference.returns.gae`) runs its backward
+The readable reference (:func:`drlspec.returns.gae`) runs its backward
 recursion as a Python loop of tensor operations over rows, which costs a few
 microseconds per row whatever ``N`` is. Here the same recursion runs in a
 numba-compiled loop over the numpy views of the tensors (no copies for
@@ -15,8 +15,8 @@ import numba
 import numpy as np
 import torch
 
-from reference import returns
-from reference._checks import (
+from drlspec import returns
+from drlspec._checks import (
     check_unit_interval,
 )
 
@@ -91,7 +91,7 @@ def gae(
         A_t = \delta_t + \gamma \lambda (1 - (\text{terminated}_t \lor \text{truncated}_t))
         A_{t+1}, \quad A_T = 0
 
-    Shapes and checks as :func:`reference.returns.gae` (all ``[T, N]``); the
+    Shapes and checks as :func:`drlspec.returns.gae` (all ``[T, N]``); the
     result is in the dtype of ``rewards``. Tensors on another device than the
     CPU go to the reference (the work stays on their device).
 

@@ -1,6 +1,6 @@
 """Reward-to-go as a compiled loop: the reference's recursion without per-row overhead.
 
-:func:`reference.returns.discounted_returns` runs ``G_t = r_t + gamma (1 -
+:func:`drlspec.returns.discounted_returns` runs ``G_t = r_t + gamma (1 -
 done_t) G_{t+1}`` as a Python loop of tensor operations over rows (a few
 microseconds a row); here the same recursion runs compiled with numba over
 the numpy views of the tensors.
@@ -14,7 +14,7 @@ import numba
 import numpy as np
 import torch
 
-from reference import returns
+from drlspec import returns
 
 __all__ = ["discounted_returns"]
 
@@ -38,7 +38,7 @@ def discounted_returns(rewards: torch.Tensor, dones: torch.Tensor, gamma: float)
     .. math::  G_t = r_t + \gamma \, (1 - \text{done}_t) \, G_{t+1}, \qquad G_T = 0
 
     ``rewards`` and ``dones`` are ``[T, N]``; checks and result dtype as
-    :func:`reference.returns.discounted_returns`. Tensors on another device
+    :func:`drlspec.returns.discounted_returns`. Tensors on another device
     than the CPU go to the reference.
 
     Seed: 2、策略梯度 / REINFORCE. Paper: Williams (1992).

@@ -1,6 +1,6 @@
 """The sum tree with its batch operations compiled: one pass per element, no temporaries.
 
-The reference (:class:`reference.replay.SumTree`) vectorises over the batch
+The reference (:class:`drlspec.replay.SumTree`) vectorises over the batch
 with numpy: each of the ``depth`` levels costs a few numpy calls on ``[K]``
 arrays, and ``update`` sorts the indices to make the last write win. Here the
 same tree (same layout, same descent rule, node values recomputed from their
@@ -19,7 +19,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from reference.replay import (
+from drlspec.replay import (
     _as_numpy,
     _check_finite_reals,
     _check_indices,
@@ -74,7 +74,7 @@ class SumTree:
     ``find(prefix_sums[K]) -> indices[K]`` with
     ``sum_{j<i} p_j <= u <= sum_{j<=i} p_j`` and ``p_i > 0``, ``get(indices[K])``.
     Layout, descent and entry checks are those of
-    :class:`reference.replay.SumTree`; arguments are torch tensors or numpy
+    :class:`drlspec.replay.SumTree`; arguments are torch tensors or numpy
     arrays, results numpy arrays (``int64`` indices, ``float64`` priorities).
 
     Seed: :six: Prioritized Experience Replay. Paper: Schaul et al. (2016), Appendix B.2.1.

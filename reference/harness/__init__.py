@@ -1,7 +1,7 @@
 """The verification harness: load an implementation, run a contract's properties on it, report."""
 
-from reference.harness.target import ImplementationRaised, Target, UsageError, load_object
-from reference.harness.verify import ContractResult, PropertyResult, verify
+from drlspec.harness.target import ImplementationRaised, Target, UsageError, load_object
+from drlspec.harness.verify import ContractResult, PropertyResult, verify
 
 __all__ = [
     "ContractResult",

@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from reference.contracts import Contract, get_contract
-from reference.harness.sandbox import Limits, run_isolated
-from reference.harness.target import UsageError, _from_backend, _to_backend, load_object
+from drlspec.contracts import Contract, get_contract
+from drlspec.harness.sandbox import Limits, run_isolated
+from drlspec.harness.target import UsageError, _from_backend, _to_backend, load_object
 
 __all__ = [
     "CASES",
@@ -268,7 +268,7 @@ _FLAT = 10_000
 
 def _fisher_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
     """The Fisher-vector product of a 2x64 MLP softmax policy on 2048 states (TRPO's inner step)."""
-    from reference.policies import CategoricalPolicy
+    from drlspec.policies import CategoricalPolicy
 
     states, obs_dim, actions = 2048, 8, 4
     torch_state = torch.random.get_rng_state()
@@ -552,7 +552,7 @@ def check_output(case: BenchCase, actual: Any, expected: Any) -> None:
     :func:`_check_sum_tree`): two correct trees may break a tie differently.
     Raises ``AssertionError`` saying what differed.
     """
-    from properties.assertions import assert_close
+    from drlspec.properties.assertions import assert_close
 
     if case.workload is not None:
         _check_sum_tree(case, actual)
@@ -780,7 +780,7 @@ def bench_isolated(
     The whole run (check, warm-up, calibration, timing) may take
     ``20 + 4 * seconds + 3 * limits.call_seconds``; past that, or if the child
     dies or passes a memory or output limit, raises
-    :class:`~reference.harness.sandbox.IsolatedFailure`.
+    :class:`~drlspec.harness.sandbox.IsolatedFailure`.
     """
     limits = limits or Limits()
     return run_isolated(

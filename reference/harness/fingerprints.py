@@ -17,7 +17,7 @@ more than 1e-3.
 
 Regenerating is explicit and prints what changed::
 
-    python -m reference.harness.fingerprints --update
+    python -m drlspec.harness.fingerprints --update
 
 Without ``--update`` the command only compares and reports (exit 1 on a difference).
 """
@@ -100,7 +100,7 @@ def fingerprint(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one spec on the CPU and return it with its first ``UPDATES`` update rows."""
     import torch
 
-    from reference.agents import make_config, train
+    from drlspec.agents import make_config, train
 
     torch.set_num_threads(1)
     config = make_config(
@@ -143,7 +143,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m reference.harness.fingerprints", description=__doc__.splitlines()[0]
+        prog="python -m drlspec.harness.fingerprints", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--file", type=Path, default=default_path())
     parser.add_argument("--update", action="store_true", help="rewrite the stored fingerprints")
@@ -167,11 +167,11 @@ def main(argv: list[str] | None = None) -> int:
         if changed:
             print(f"{changed} fingerprint(s) differ; rerun with --update to accept them")
         return 1 if changed else 0
-    from reference.agents.common import atomic_write_text
+    from drlspec.agents.common import atomic_write_text
 
     document = {
         "about": "First updates of short seed-1 CPU runs; regenerate with "
-        "`python -m reference.harness.fingerprints --update` (see its docstring).",
+        "`python -m drlspec.harness.fingerprints --update` (see its docstring).",
         "rtol": RTOL,
         "atol": ATOL,
         "fingerprints": fresh,

@@ -4,7 +4,7 @@
 properties on ``my.module:gae``, handing it numpy arrays. Contracts without an
 ``--impl`` run on the reference, in the pytest process. An ``--impl`` target
 runs as under ``drlspec verify``: each property in the sandbox
-(:mod:`reference.harness.sandbox`), so that a target that exits, crashes,
+(:mod:`drlspec.harness.sandbox`), so that a target that exits, crashes,
 hangs or floods its output fails its test instead of ending the session;
 its module is never imported into the pytest process.
 """
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from reference.contracts import CONTRACTS, Contract
-from reference.harness.target import Target, UsageError
+from drlspec.contracts import CONTRACTS, Contract
+from drlspec.harness.target import Target, UsageError
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,7 +44,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from properties import profiles
+    from drlspec.properties import profiles
 
     profiles.load_from_environment()
     # Small kernels are far slower (and timings noisier) with torch's thread pool,
@@ -123,7 +123,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     target = _user_target(pyfuncitem)
     if target is None:
         return None
-    from reference.harness.verify import format_failure, verify
+    from drlspec.harness.verify import format_failure, verify
 
     device = pyfuncitem.callspec.params.get("device", "cpu")
     try:

@@ -2,9 +2,9 @@
 
 Ray is an optional extra (``pip install 'drlspec[ray]'``) and is imported only here, only when
 this backend is asked for. Each run is the same function as on the local pool
-(:func:`reference.harness.regress.run_one`), submitted as a task that needs one CPU, plus a
+(:func:`drlspec.harness.regress.run_one`), submitted as a task that needs one CPU, plus a
 fraction of a GPU (``GPU_SHARE``) for a CUDA run; results stream back as tasks finish, and
-:func:`reference.harness.regress.run_sweep` writes each one to ``results.json`` at once, so an
+:func:`drlspec.harness.regress.run_sweep` writes each one to ``results.json`` at once, so an
 interrupted sweep resumes with ``--resume`` without rerunning what finished.
 
 A task whose worker process dies (killed, out of memory, node lost) is retried by Ray up to
@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from reference.harness.target import UsageError
+from drlspec.harness.target import UsageError
 
 __all__ = ["GPU_SHARE", "import_ray", "run_tasks"]
 

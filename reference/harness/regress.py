@@ -2,7 +2,7 @@
 
 A *case* is one row of ``regression/cases.toml``: an algorithm, an environment, a budget of
 environment steps, a success threshold and a number of seeds. A *run* is one (case, seed,
-device): train with :func:`reference.agents.train`, then play the final policy for the case's
+device): train with :func:`drlspec.agents.train`, then play the final policy for the case's
 evaluation episodes, seeded ``EVALUATION_SEED + i`` for every run (never a training seed), and
 keep the mean return. The *verdict* of a (case, device) is taken over its seeds:
 
@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import tomllib
 
-from reference.harness.target import UsageError
+from drlspec.harness.target import UsageError
 
 __all__ = [
     "EVALUATION_SEED",
@@ -146,7 +146,7 @@ def default_table() -> Path:
 
 def load_cases(path: Path | str) -> list[Case]:
     """The cases of a table file; a malformed table is a :class:`UsageError` naming the row."""
-    from reference.agents import ALGORITHMS
+    from drlspec.agents import ALGORITHMS
 
     path = Path(path)
     try:
@@ -253,7 +253,7 @@ def run_one(case: Case, seed: int, device: str, run_root: Path | str) -> dict[st
     """
     import torch
 
-    from reference.agents import make_config, train
+    from drlspec.agents import make_config, train
 
     torch.set_num_threads(1)
     record: dict[str, Any] = {"case": case.name, "seed": seed, "device": device}
@@ -512,7 +512,7 @@ def plot_curves(
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    from reference.agents.common import atomic_write_bytes
+    from drlspec.agents.common import atomic_write_bytes
 
     shown = [c for c in cases if any(r["case"] == c.name and r.get("curve") for r in runs)]
     if not shown:
@@ -583,7 +583,7 @@ def write_results(
     keeps runs outside its selection in the file without judging them).
     """
     judged = runs if judged is None else judged
-    from reference.agents.common import atomic_write_text
+    from drlspec.agents.common import atomic_write_text
 
     document: dict[str, Any] = {
         **meta,
@@ -672,7 +672,7 @@ def run_sweep(
     ``seeds`` overrides every case's seed count; ``smoke`` uses each case's ``smoke_seeds``.
     Seeds are ``1..K``. ``output`` receives ``results.json``, ``learning_curves.png`` and the
     run folders (``runs/``). ``backend``: "local" (a process pool of ``jobs`` workers) or
-    "ray" (:mod:`reference.harness.ray_backend`; a task whose worker dies is retried
+    "ray" (:mod:`drlspec.harness.ray_backend`; a task whose worker dies is retried
     ``retries`` times). ``resume``: a ``results.json`` of an earlier sweep; its finished runs
     are kept and not rerun, and the sweep continues in its folder. ``run`` is the function
     that performs one run (:func:`run_one`; tests substitute a faulty one).
@@ -735,7 +735,7 @@ def run_sweep(
 
     write_results(results, cases, devices, runs, skipped, meta, final=False)
     if backend == "ray":
-        from reference.harness import ray_backend
+        from drlspec.harness import ray_backend
 
         ray_backend.run_tasks(
             tasks,

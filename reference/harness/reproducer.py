@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from reference.harness.target import Call, Target
+from drlspec.harness.target import Call, Target
 
 __all__ = ["reproducer"]
 
@@ -49,7 +49,7 @@ def _import_line(spec: str, alias: str) -> str:
             f"{alias} = _module.{attr}"
         )
     lines = []
-    if not module.startswith("reference"):
+    if module.split(".")[0] != "drlspec":
         # `drlspec verify` resolved the module from the directory it ran in.
         lines += ["import sys", f"sys.path.insert(0, {os.getcwd()!r})"]
     head, _, rest = attr.partition(".")

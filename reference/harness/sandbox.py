@@ -5,7 +5,7 @@
 own. Whatever the implementation does, the verdict is the parent's:
 
 - ``sys.exit`` (or any exception) inside a call fails the property
-  (:class:`~reference.harness.target.ImplementationRaised`);
+  (:class:`~drlspec.harness.target.ImplementationRaised`);
 - ``os._exit``, a segfault in a compiled kernel or any other death of the
   child fails the property that was running, with the exit status or signal;
 - a call that does not return within ``Limits.call_seconds`` (the child
@@ -134,9 +134,9 @@ def _child_main(job: Job, connection: Any, clock: Any, output_path: str) -> None
 
     import torch
 
-    from reference.contracts import get_contract
-    from reference.harness.target import Target, UsageError, load_object
-    from reference.harness.verify import properties_of, run_property, verification_settings
+    from drlspec.contracts import get_contract
+    from drlspec.harness.target import Target, UsageError, load_object
+    from drlspec.harness.verify import properties_of, run_property, verification_settings
 
     torch.set_num_threads(job.threads or 1)
 
@@ -184,9 +184,9 @@ _PRELOAD = [
     "torch",
     "numpy",
     "hypothesis",
-    "reference.harness.verify",
-    "properties.strategies",
-    "properties.assertions",
+    "drlspec.harness.verify",
+    "drlspec.properties.strategies",
+    "drlspec.properties.assertions",
 ]
 
 
@@ -382,12 +382,12 @@ def run_properties(
 ) -> None:
     """Run ``job.plan`` in child processes; call ``on_result`` with each ``PropertyResult``.
 
-    Raises :class:`~reference.harness.target.UsageError` when the target
+    Raises :class:`~drlspec.harness.target.UsageError` when the target
     cannot be loaded for a reason that is the user's (not importable, wrong
     kind of object). Everything the implementation does is a result.
     """
-    from reference.harness.target import UsageError
-    from reference.harness.verify import PropertyResult
+    from drlspec.harness.target import UsageError
+    from drlspec.harness.verify import PropertyResult
 
     remaining = list(job.plan)
     summaries = {**summaries, IMPORT: "the implementation's module imports and the target loads"}

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from reference.contracts import Contract
+from drlspec.contracts import Contract
 
 __all__ = [
     "Call",
@@ -239,7 +239,7 @@ class Target:
 
     contract: Contract
     obj: Any
-    spec: str  # what the user named: "reference.value:dqn_target", "my.py:f"
+    spec: str  # what the user named: "drlspec.value:dqn_target", "my.py:f"
     backend: str = "torch"
     calls: list[Call] = field(default_factory=list)
     # Called with True just before and False just after each call of the implementation:

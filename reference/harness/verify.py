@@ -6,7 +6,7 @@ The property modules are ordinary pytest modules whose tests are hypothesis
 arguments directly, which is fast, keeps the hypothesis report (the shrunk
 example), and lets the harness read the target's recorded calls of the
 failing example to write a reproducer. The calls happen in a child process
-(:mod:`reference.harness.sandbox`), so that an implementation that exits,
+(:mod:`drlspec.harness.sandbox`), so that an implementation that exits,
 crashes, hangs or floods its output fails instead of ending the verdict.
 """
 
@@ -23,16 +23,17 @@ from dataclasses import dataclass, field
 import torch
 from hypothesis import Phase, settings
 
-from reference.contracts import Contract, get_contract
-from reference.harness.reproducer import reproducer
-from reference.harness.sandbox import Job, Limits, run_properties
-from reference.harness.target import ImplementationRaised, Target, UsageError
+from drlspec.contracts import Contract, get_contract
+from drlspec.harness.reproducer import reproducer
+from drlspec.harness.sandbox import Job, Limits, run_properties
+from drlspec.harness.target import ImplementationRaised, Target, UsageError
 
 __all__ = [
     "ContractResult",
     "PropertyResult",
     "available_devices",
     "format_failure",
+    "format_report",
     "properties_of",
     "run_property",
     "verification_settings",
@@ -89,6 +90,22 @@ def format_failure(result: PropertyResult, indent: str = "    ") -> str:
     return "\n".join(lines)
 
 
+def format_report(result: ContractResult) -> str:
+    """The verdict of a whole contract, as ``drlspec verify`` prints it: failures in full."""
+    failed = [r for r in result.results if not r.passed]
+    lines = [f"{result.target} against contract {result.contract.name} ({result.backend}):"]
+    for outcome in result.results:
+        verdict = "PASS" if outcome.passed else "FAIL"
+        lines.append(f"{verdict}  {outcome.name} [{outcome.device}]  {outcome.summary}")
+        if not outcome.passed:
+            lines.append(format_failure(outcome))
+    lines.append(
+        f"{result.contract.name}: {len(result.results) - len(failed)}/{len(result.results)} "
+        f"properties pass -> {'PASS' if result.passed else 'FAIL'}"
+    )
+    return "\n".join(lines)
+
+
 def available_devices(request: str | None) -> list[str]:
     """``cpu``/``cuda``/``all``; ``None`` means cpu plus cuda when present."""
     has_cuda = torch.cuda.is_available()
@@ -125,7 +142,7 @@ def properties_of(contract: Contract) -> list[tuple[str, Callable[..., None]]]:
 @contextlib.contextmanager
 def verification_settings(profile: str, max_examples: int | None, shrink: bool) -> Iterator[None]:
     """The profile ``profile`` (dev or ci), made deterministic and quiet for one verify run."""
-    from properties import profiles  # noqa: F401 - registers the profiles
+    from drlspec.properties import profiles  # noqa: F401 - registers the profiles
 
     base = settings.get_profile(profile)
     overrides = {
@@ -212,11 +229,11 @@ def verify(
     reports the first failing example found rather than the simplest one:
     together they make "is this implementation rejected?" cheap to ask.
     ``limits`` bounds each call's time and the implementation's memory and
-    output (:class:`~reference.harness.sandbox.Limits`); ``properties``
+    output (:class:`~drlspec.harness.sandbox.Limits`); ``properties``
     restricts the run to those property names. Raises :class:`UsageError`
     for anything the user named wrongly.
     """
-    from properties import profiles
+    from drlspec.properties import profiles
 
     try:
         contract = get_contract(contract_name)

@@ -1,7 +1,7 @@
 """Benchmark session settings: one torch thread; the yardstick measured again before each benchmark.
 
 Every time is stored in yardstick units (``--benchmark-timer=
-reference.harness.bench.yardstick_clock``). The machines these run on are
+drlspec.harness.bench.yardstick_clock``). The machines these run on are
 shared, and their load drifts over a run of several minutes, so the
 yardstick is measured again right before each benchmark: each figure is then
 a ratio to the yardstick under the same load.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reference.harness.bench import YARDSTICK_NOMINAL_SECONDS, calibrate_yardstick
+from drlspec.harness.bench import YARDSTICK_NOMINAL_SECONDS, calibrate_yardstick
 
 
 def pytest_configure(config) -> None:

@@ -1,6 +1,6 @@
 """Peers' equivalents of the contracts' kernels, set up on the benchmark cases' inputs.
 
-Each function takes a :class:`reference.harness.bench.BenchCase`'s inputs and
+Each function takes a :class:`drlspec.harness.bench.BenchCase`'s inputs and
 returns ``(call, result)``: ``call()`` runs the peer's kernel alone on inputs
 already laid out the peer's way (the layout is not timed), ``result()`` runs it
 once more and returns the answer in the contract's layout, or ``None`` where

@@ -1,7 +1,7 @@
 """pytest-benchmark suite: every contract's reference, our fast kernels and the peers' kernels.
 
 Every benchmark times one kernel on one case of
-:data:`reference.harness.bench.CASES` (the inputs ``drlspec bench`` uses), in
+:data:`drlspec.harness.bench.CASES` (the inputs ``drlspec bench`` uses), in
 float32, one torch thread. Groups are named by case, so pytest-benchmark's
 table lists the reference, the fast kernel and each peer side by side. Before
 timing, a fast kernel's and a peer's output is checked against the
@@ -23,10 +23,10 @@ import pytest
 import torch
 from peer_kernels import peers_of
 
-from reference.contracts import CONTRACTS
-from reference.fast import FAST_KERNELS
-from reference.harness.bench import CASES, check_output, prepare, yardstick
-from reference.harness.target import load_object
+from drlspec.contracts import CONTRACTS
+from drlspec.fast import FAST_KERNELS
+from drlspec.harness.bench import CASES, check_output, prepare, yardstick
+from drlspec.harness.target import load_object
 
 SLOW_CALL_SECONDS = 0.25  # above this, a fixed three rounds: enough for a median
 
@@ -94,5 +94,5 @@ def test_peer(benchmark: Any, case: Any, label: str, preparer: Callable) -> None
 def test_yardstick(benchmark: Any) -> None:
     """The fixed workload every time is divided by (``yardstick_clock``); ~1 by construction."""
     benchmark.group = "yardstick"
-    benchmark.extra_info.update(kernel="yardstick", description="reference.harness.bench.yardstick")
+    benchmark.extra_info.update(kernel="yardstick", description="drlspec.harness.bench.yardstick")
     _run(benchmark, yardstick)

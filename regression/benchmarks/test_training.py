@@ -2,7 +2,7 @@
 
 Each benchmark trains from scratch on CartPole-v1 for ``STEPS`` environment
 steps (seed 1, CPU, one evaluation episode at the end) through
-``reference.agents.train``, the function behind ``drlspec train``: rollout
+``drlspec.agents.train``, the function behind ``drlspec train``: rollout
 collection, the updates, logging and checkpointing, as a user runs them. The
 steps per second of each round go into ``extra_info``. A separate module from
 the kernels, so that a change in the agents' interface breaks only this file.
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from reference.agents import make_config, train
+from drlspec.agents import make_config, train
 
 STEPS = 8192  # past DQN's first learning step and through four PPO rollouts of 2048
 

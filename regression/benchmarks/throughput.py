@@ -1,7 +1,7 @@
 """Training throughput against stable-baselines3, side by side in one process.
 
 Environment steps per second of ``drlspec train`` (through
-:func:`reference.agents.train`, as a user runs it: rollouts or replay,
+:func:`drlspec.agents.train`, as a user runs it: rollouts or replay,
 updates, CSV logging, one final checkpoint and a one-episode evaluation) and
 of stable-baselines3's ``learn`` with rl-baselines3-zoo's tuned CartPole-v1
 hyperparameters, which our runs copy (network sizes, rollout and update
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from reference.agents import make_config, train
+from drlspec.agents import make_config, train
 
 # rl-baselines3-zoo, hyperparams/ppo.yml and dqn.yml, CartPole-v1.
 PPO_ZOO = {

@@ -15,9 +15,9 @@ import pytest
 import torch
 
 import tests.agents.envs  # noqa: F401 (registers the test environments)
-from reference.agents import ALGORITHMS, common, load_agent, make_config, ppo, train
-from reference.agents.common import NonFiniteError, Run
-from reference.distributions import categorical_kl
+from drlspec.agents import ALGORITHMS, common, load_agent, make_config, ppo, train
+from drlspec.agents.common import NonFiniteError, Run
+from drlspec.distributions import categorical_kl
 from tests.agents.envs import TINY
 
 POLICY_GRADIENT = ["reinforce", "actor_critic", "trpo", "ppo", "ppo_penalty"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from reference.cli import main
+from drlspec.cli import main
 
 
 @pytest.mark.parametrize(
@@ -90,7 +90,7 @@ def test_resume_continues_a_run_to_a_larger_total(tmp_path, capsys):
 
 def test_train_help_lists_every_registered_algorithm(capsys):
     """The help text names each algorithm of the registry."""
-    from reference.agents import ALGORITHMS
+    from drlspec.agents import ALGORITHMS
 
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--help"])
@@ -111,7 +111,7 @@ def test_ctrl_c_on_the_command_line_saves_and_exits_130(tmp_path):
 
     run_dir = tmp_path / "run"
     command = [
-        sys.executable, "-m", "reference.cli", "train", "ppo", "--steps", "10000000",
+        sys.executable, "-m", "drlspec.cli", "train", "ppo", "--steps", "10000000",
         "--no-progress", "--run-dir", str(run_dir), "--set", "num_envs=2",
         "--set", "num_steps=32", "--set", "update_epochs=1", "--set", "minibatch_size=64",
         "--set", "checkpoint_interval=64",

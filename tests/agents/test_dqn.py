@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from reference.agents import dqn
-from reference.replay import ReplayBuffer
+from drlspec.agents import dqn
+from drlspec.replay import ReplayBuffer
 
 
 @pytest.fixture

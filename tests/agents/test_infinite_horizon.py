@@ -16,8 +16,8 @@ import pytest
 import torch
 
 import tests.agents.envs  # noqa: F401 (registers the test environments)
-from reference.agents import ALGORITHMS, make_config
-from reference.agents.common import Run
+from drlspec.agents import ALGORITHMS, make_config
+from drlspec.agents.common import Run
 
 GAMMA = 0.8
 TRUE_VALUE = 1.0 / (1.0 - GAMMA)
