@@ -110,6 +110,36 @@ def test_drlspec_verify_from_the_project(project, target, status):
     assert ("-> PASS" if status == 0 else "-> FAIL") in completed.stdout
 
 
+@pytest.mark.parametrize(("target", "status"), [("gae_correct", 0), ("gae_wrong", 1)])
+def test_our_property_suite_through_the_plugin_from_the_project(project, target, status):
+    """The README's command: drlspec's properties, run by pytest in the user's repository."""
+    completed = _run(
+        project,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--import-mode=importlib",
+        "test_my_gae.py::test_own_packages_are_theirs",
+        "--pyargs",
+        "drlspec.properties.test_gae",
+        "--drlspec-impl",
+        f"gae=my_rl.advantages:{target}",
+        "--drlspec-backend",
+        "numpy",
+        "--drlspec-device",
+        "cpu",
+        "--device",
+        "cpu",
+    )
+    assert completed.returncode == status, completed.stdout[-3000:] + completed.stderr[-3000:]
+    if status:
+        assert "what differed" in completed.stdout and "reproducer:" in completed.stdout
+    else:
+        assert " passed" in completed.stdout and "failed" not in completed.stdout
+
+
 def test_pytest_in_the_project_passes_the_correct_gae(project):
     completed = _run(
         project,

@@ -207,7 +207,7 @@ def test_bench_fails_a_hanging_target_instead_of_hanging():
     assert "did not finish within" in completed.stdout
 
 
-def test_pytest_impl_path_fails_an_exiting_target_and_finishes_the_session(tmp_path):
+def test_pytest_drlspec_impl_path_fails_an_exiting_target_and_finishes_the_session(tmp_path):
     completed = subprocess.run(
         [
             sys.executable,
@@ -217,9 +217,9 @@ def test_pytest_impl_path_fails_an_exiting_target_and_finishes_the_session(tmp_p
             "no:xdist",
             "-q",
             "properties/test_td_target.py",
-            "--impl",
+            "--drlspec-impl",
             f"td_target={TARGETS}:calls_os_exit",
-            "--device",
+            "--drlspec-device",
             "cpu",
         ],
         cwd=ROOT,
