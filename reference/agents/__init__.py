@@ -1,11 +1,35 @@
 """The agents and the ``ALGORITHMS`` registry behind ``drlspec train`` and ``drlspec evaluate``.
 
-Each algorithm module has a ``Config`` dataclass (one docstring per field; the defaults train
-on CartPole-v1), ``make_agent(config, observation_space, action_space)`` returning an agent with
-``act(observations) -> actions`` (deterministic), ``state_dict``/``load_state_dict``, and a
-``train(config, run, resume=None)`` loop built from the contract kernels. Variants that are
-flag combinations of one agent (Double/Dueling/prioritized DQN, PPO-Penalty) are registry
-entries with different config defaults.
+**The agent-module contract.** Every algorithm module (:mod:`~drlspec.agents.dqn`,
+:mod:`~drlspec.agents.reinforce`, :mod:`~drlspec.agents.actor_critic`,
+:mod:`~drlspec.agents.trpo`, :mod:`~drlspec.agents.ppo`) provides three names:
+
+* ``Config``: a dataclass derived from :class:`~drlspec.agents.config.BaseConfig`, one
+  docstring per field, the defaults training on CartPole-v1. Its ``__post_init__`` range-checks
+  the fields it declares (:func:`~drlspec.agents.config.check_ranges`) after the base class's,
+  so a bad value is a :class:`~drlspec.agents.config.ConfigError` before anything runs.
+* ``make_agent(config, observation_space, action_space)``: the agent, with
+  ``act(observations) -> actions`` (deterministic; a batch in, a batch out) and
+  ``state_dict()``/``load_state_dict()``. An unsupported space or setting raises ``ValueError``
+  or ``TypeError``, which :func:`make_config` reports as a ``ConfigError``.
+* ``train(config, run, resume=None)``: the training loop, built from the contract kernels,
+  logging into ``run`` (a :class:`~drlspec.agents.run_folder.Run`) and returning the trained
+  agent. ``resume`` is a checkpoint written by the same loop, which then continues exactly
+  where it stopped. The loop keeps only its algorithm: seeding, environments, checkpoint,
+  resume and evaluation are :class:`~drlspec.agents.training.Training`'s.
+
+Variants that are flag combinations of one agent (Double/Dueling/prioritized DQN, PPO-Penalty)
+are registry entries with different config defaults. What the agents share lives in one module
+per concern: :mod:`~drlspec.agents.config` (``Config`` base, ``--set`` parsing),
+:mod:`~drlspec.agents.seeding`, :mod:`~drlspec.agents.environments`,
+:mod:`~drlspec.agents.guards` (non-finite numbers), :mod:`~drlspec.agents.evaluation`,
+:mod:`~drlspec.agents.files` (atomic writes, CSV), :mod:`~drlspec.agents.run_folder`,
+:mod:`~drlspec.agents.progress`, :mod:`~drlspec.agents.interrupts` (Ctrl-C),
+:mod:`~drlspec.agents.training`, and, for the on-policy agents, :mod:`~drlspec.agents.rollout`
+and :mod:`~drlspec.agents.on_policy` (the policy-and-value agent, GAE, standardisation).
+
+This module's :func:`train` wraps an algorithm's ``train`` with what a whole run needs: the run
+folder, the Ctrl-C guard, the final evaluation and ``summary.json``.
 
 Command line: ``drlspec train ALGO --env ENV_ID --steps N --seed S --device cpu|cuda
 [--set key=value ...] [--run-dir DIR]``, ``drlspec train --resume RUN_DIR [--steps N]`` and
@@ -27,14 +51,10 @@ import numpy as np
 import torch
 
 from drlspec.agents import actor_critic, dqn, ppo, reinforce, trpo
-from drlspec.agents.common import (
-    ConfigError,
-    Run,
-    apply_overrides,
-    atomic_write_text,
-    config_from_dict,
-    evaluate_policy,
-)
+from drlspec.agents.config import ConfigError, apply_overrides, config_from_dict
+from drlspec.agents.evaluation import evaluate_policy
+from drlspec.agents.files import atomic_write_text
+from drlspec.agents.run_folder import Run
 
 __all__ = [
     "ALGORITHMS",

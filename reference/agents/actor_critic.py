@@ -23,18 +23,12 @@ from typing import Any
 
 import torch
 
-from drlspec.agents.common import (
-    BaseConfig,
-    Run,
-    check_finite,
-    evaluate_policy,
-    restore_rng_state,
-    rng_state,
-    seed_everything,
-    start_environments,
-)
-from drlspec.agents.ppo import PolicyAgent
+from drlspec.agents.config import BaseConfig, check_ranges
+from drlspec.agents.guards import check_finite
+from drlspec.agents.on_policy import PolicyAgent
 from drlspec.agents.rollout import RolloutCollector
+from drlspec.agents.run_folder import Run
+from drlspec.agents.training import Training
 from drlspec.policy_losses import policy_gradient_loss
 from drlspec.returns import td_target
 
@@ -68,6 +62,17 @@ class Config(BaseConfig):
     anneal_lr: bool = False
     """anneal both step sizes linearly to 0 over training (steadies the final policy)."""
 
+    def __post_init__(self) -> None:
+        """The base fields' range checks, then those of the fields this class declares."""
+        super().__post_init__()
+        check_ranges(
+            self,
+            Config,
+            unit_interval={"gamma"},
+            non_negative={"max_grad_norm"},
+            any_number={"log_std_init"},
+        )
+
 
 make_agent = PolicyAgent
 
@@ -77,30 +82,20 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
 
     ``resume``: a checkpoint written by this loop; training continues exactly where it stopped.
     """
-    rng = seed_everything(config.seed)
-    envs, observations, tracker, step = start_environments(config, config.num_envs, resume)
-    agent = PolicyAgent(config, envs.single_observation_space, envs.single_action_space)
+    training = Training(config, run, resume, config.num_envs)
+    agent = PolicyAgent(config, training.observation_space, training.action_space)
     actor_optimizer = torch.optim.Adam(agent.policy.parameters(), lr=config.actor_lr)
     critic_optimizer = torch.optim.Adam(agent.value.parameters(), lr=config.critic_lr)
-    collector = RolloutCollector(envs, observations, agent.policy, run, agent.device, tracker)
-
-    if resume is not None:
-        agent.load_state_dict(resume["agent"])
-        actor_optimizer.load_state_dict(resume["actor_optimizer"])
-        critic_optimizer.load_state_dict(resume["critic_optimizer"])
-        restore_rng_state(rng, resume["rng"])
-
-    def snapshot() -> dict[str, Any]:
-        return {
-            **collector.state(),
-            "agent": agent.state_dict(),
-            "actor_optimizer": actor_optimizer.state_dict(),
-            "critic_optimizer": critic_optimizer.state_dict(),
-            "rng": rng_state(rng),
-        }
-
-    def evaluate() -> list[float]:
-        return evaluate_policy(agent.act, config.env_id, config.eval_episodes, config.seed + 10_000)
+    collector = RolloutCollector(
+        training.envs, training.observations, agent.policy, run, agent.device, training.tracker
+    )
+    training.checkpoint(
+        agent,
+        collector.state,
+        actor_optimizer=actor_optimizer,
+        critic_optimizer=critic_optimizer,
+    )
+    step = training.start_step
 
     while step < config.total_steps:
         if config.anneal_lr:
@@ -136,6 +131,6 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
         run.log_update(
             step, actor_loss=float(actor_loss.detach()), critic_loss=float(critic_loss.detach())
         )
-        run.tick(step, snapshot, evaluate)
-    envs.close()
+        training.tick(step)
+    training.close()
     return agent

@@ -36,18 +36,11 @@ import torch
 import torch.nn.functional as F
 from gymnasium import spaces
 
-from drlspec.agents.common import (
-    BaseConfig,
-    Run,
-    check_finite,
-    check_spaces,
-    evaluate_policy,
-    restore_rng_state,
-    rng_state,
-    seed_everything,
-    start_environments,
-    true_next_observations,
-)
+from drlspec.agents.config import BaseConfig, ConfigError, check_ranges
+from drlspec.agents.environments import check_spaces, true_next_observations
+from drlspec.agents.guards import check_finite
+from drlspec.agents.run_folder import Run
+from drlspec.agents.training import Training
 from drlspec.networks import DuelingQNetwork, QNetwork
 from drlspec.replay import PrioritizedReplayBuffer, ReplayBuffer
 from drlspec.value import double_dqn_target, dqn_target
@@ -107,6 +100,25 @@ class Config(BaseConfig):
     """initial importance-sampling exponent beta (annealed to 1)."""
     per_eps: float = 1e-6
     """added to |TD error| to form a priority."""
+
+    def __post_init__(self) -> None:
+        """The base fields' range checks, then those of the fields this class declares."""
+        super().__post_init__()
+        check_ranges(
+            self,
+            Config,
+            unit_interval={
+                "gamma",
+                "tau",
+                "epsilon_start",
+                "epsilon_end",
+                "exploration_fraction",
+                "per_beta0",
+            },
+            non_negative={"learning_starts", "max_grad_norm", "per_alpha", "per_eps"},
+        )
+        if self.tau == 0.0:
+            raise ConfigError("tau must be > 0 (tau = 0 never updates the target network)")
 
 
 class DQNAgent:
@@ -191,9 +203,10 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> DQN
     ``resume``: a checkpoint written by this loop; training continues exactly where it stopped
     (networks, optimizer, replay buffer, environments mid-episode, random states).
     """
-    rng = seed_everything(config.seed)
-    envs, observations, tracker, step = start_environments(config, 1, resume)
-    agent = DQNAgent(config, envs.single_observation_space, envs.single_action_space)
+    training = Training(config, run, resume, 1)
+    rng, envs, tracker = training.rng, training.envs, training.tracker
+    observations = training.observations
+    agent = DQNAgent(config, training.observation_space, training.action_space)
     optimizer = torch.optim.Adam(agent.q_network.parameters(), lr=config.learning_rate)
     # PER's beta reaches 1 at the last gradient step.
     gradient_updates = max(
@@ -213,26 +226,15 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> DQN
         )
     else:
         buffer = ReplayBuffer(config.buffer_size, envs.single_observation_space.shape)
-    if resume is not None:
-        agent.load_state_dict(resume["agent"])
-        optimizer.load_state_dict(resume["optimizer"])
-        buffer = resume["buffer"]
-        restore_rng_state(rng, resume["rng"])
+
+    def loop_state() -> dict[str, Any]:
+        return {"buffer": buffer, "envs": envs, "observations": observations, "tracker": tracker}
+
+    saved = training.checkpoint(agent, loop_state, optimizer=optimizer)
+    if saved is not None:
+        buffer = saved["buffer"]
+    step = training.start_step
     action_space = envs.action_space
-
-    def snapshot() -> dict[str, Any]:
-        return {
-            "agent": agent.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "buffer": buffer,
-            "envs": envs,
-            "observations": observations,
-            "tracker": tracker,
-            "rng": rng_state(rng),
-        }
-
-    def evaluate() -> list[float]:
-        return evaluate_policy(agent.act, config.env_id, config.eval_episodes, config.seed + 10_000)
 
     while step < config.total_steps:
         # 1. Act epsilon-greedily and store the transition with its true next observation.
@@ -281,8 +283,8 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> DQN
         # 3. Target network: hard copy every C steps (or a Polyak step there).
         if step > config.learning_starts and step % config.target_update_interval == 0:
             update_target(agent, config.tau)
-        run.tick(step, snapshot, evaluate)
-    envs.close()
+        training.tick(step)
+    training.close()
     return agent
 
 

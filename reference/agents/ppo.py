@@ -28,27 +28,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from gymnasium import spaces
 
-from drlspec.agents.common import (
-    BaseConfig,
-    Run,
-    check_finite,
-    check_spaces,
-    evaluate_policy,
-    restore_rng_state,
-    rng_state,
-    seed_everything,
-    start_environments,
-)
-from drlspec.agents.rollout import ACTIVATIONS, RolloutCollector, build_policy
-from drlspec.policies import ValueNetwork
+from drlspec.agents.config import BaseConfig, check_ranges
+from drlspec.agents.environments import check_spaces
+from drlspec.agents.guards import check_finite
+from drlspec.agents.on_policy import PolicyAgent, advantages_and_returns, standardise
+from drlspec.agents.rollout import RolloutCollector
+from drlspec.agents.run_folder import Run
+from drlspec.agents.training import Training
 from drlspec.policy_losses import adapt_kl_beta, kl_penalty_objective, ppo_clip_objective
-from drlspec.returns import gae
 
-__all__ = ["Config", "PolicyAgent", "train"]
+__all__ = ["Config", "make_agent", "train"]
 
 
 @dataclass
@@ -101,67 +93,31 @@ class Config(BaseConfig):
     log_std_init: float = 0.0
     """initial log standard deviation of a Gaussian policy."""
 
-
-class PolicyAgent:
-    """A policy head and a value network; acts by the mode (argmax or the Gaussian mean)."""
-
-    def __init__(self, config: Any, observation_space: spaces.Box, action_space: spaces.Space):
-        check_spaces(observation_space, action_space, type(config).__module__, continuous=True)
-        if getattr(config, "variant", "clip") not in ("clip", "penalty"):
-            raise ValueError(f"variant must be 'clip' or 'penalty', got {config.variant!r}")
-        if config.activation not in ("tanh", "relu"):
-            raise ValueError(f"activation must be 'tanh' or 'relu', got {config.activation!r}")
-        self.device = torch.device(config.device)
-        self.action_space = action_space
-        self.policy = build_policy(
-            observation_space,
-            action_space,
-            config.hidden_sizes,
-            config.activation,
-            config.log_std_init,
-        ).to(self.device)
-        self.value = ValueNetwork(
-            int(observation_space.shape[0]),
-            config.hidden_sizes,
-            ACTIVATIONS[config.activation],
-        ).to(self.device)
-
-    @torch.no_grad()
-    def act(self, observations: np.ndarray) -> np.ndarray:
-        """Deterministic actions: the most probable one, or the Gaussian mean."""
-        obs = torch.as_tensor(observations, dtype=torch.float32, device=self.device)
-        outputs = self.policy(obs)
-        if isinstance(self.action_space, spaces.Discrete):
-            return outputs.argmax(dim=1).cpu().numpy()
-        return outputs[0].cpu().numpy()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"policy": self.policy.state_dict(), "value": self.value.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.policy.load_state_dict(state["policy"])
-        self.value.load_state_dict(state["value"])
+    def __post_init__(self) -> None:
+        """The base fields' range checks, then those of the fields this class declares."""
+        super().__post_init__()
+        check_ranges(
+            self,
+            Config,
+            unit_interval={"gamma", "gae_lambda"},
+            non_negative={"clip_eps", "beta_min", "ent_coef", "vf_coef", "max_grad_norm"},
+            any_number={"log_std_init"},
+        )
 
 
-make_agent = PolicyAgent
+def check_variant(variant: str) -> None:
+    if variant not in ("clip", "penalty"):
+        raise ValueError(f"variant must be 'clip' or 'penalty', got {variant!r}")
 
 
-def advantages_and_returns(agent: PolicyAgent, rollout, gamma: float, lam: float):
-    """GAE advantages ``[T, N]`` and value targets ``A + V`` from one rollout."""
-    steps, envs = rollout.rewards.shape
-    with torch.no_grad():
-        values = agent.value(rollout.flat("observations")).reshape(steps, envs)
-        next_values = agent.value(rollout.flat("next_observations")).reshape(steps, envs)
-    advantages = gae(
-        rollout.rewards, values, next_values, rollout.terminated, rollout.truncated, gamma, lam
-    )
-    return advantages, advantages + values
-
-
-def _standardise(x: torch.Tensor) -> torch.Tensor:
-    if x.numel() < 2:
-        return x
-    return (x - x.mean()) / (x.std() + 1e-8)
+def make_agent(
+    config: Config, observation_space: spaces.Box, action_space: spaces.Space
+) -> PolicyAgent:
+    """The shared policy-and-value agent; only the variant is PPO's own to check."""
+    # The spaces first, as for every agent: an unsupported space is reported before the variant.
+    check_spaces(observation_space, action_space, __name__, continuous=True)
+    check_variant(config.variant)
+    return PolicyAgent(config, observation_space, action_space)
 
 
 def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> PolicyAgent:
@@ -169,35 +125,26 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
 
     ``resume``: a checkpoint written by this loop; training continues exactly where it stopped.
     """
-    if config.variant not in ("clip", "penalty"):
-        raise ValueError(f"variant must be 'clip' or 'penalty', got {config.variant!r}")
-    rng = seed_everything(config.seed)
-    envs, observations, tracker, step = start_environments(config, config.num_envs, resume)
-    agent = PolicyAgent(config, envs.single_observation_space, envs.single_action_space)
+    check_variant(config.variant)
+    training = Training(config, run, resume, config.num_envs)
+    rng = training.rng
+    agent = PolicyAgent(config, training.observation_space, training.action_space)
     parameters = [*agent.policy.parameters(), *agent.value.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, eps=1e-5)
-    collector = RolloutCollector(envs, observations, agent.policy, run, agent.device, tracker)
+    collector = RolloutCollector(
+        training.envs, training.observations, agent.policy, run, agent.device, training.tracker
+    )
     beta, next_iteration = config.beta, 0
-    if resume is not None:
-        agent.load_state_dict(resume["agent"])
-        optimizer.load_state_dict(resume["optimizer"])
-        beta, next_iteration = resume["beta"], resume["iteration"]
-        restore_rng_state(rng, resume["rng"])
+
+    def loop_state() -> dict[str, Any]:
+        return {**collector.state(), "beta": beta, "iteration": next_iteration}
+
+    saved = training.checkpoint(agent, loop_state, optimizer=optimizer)
+    if saved is not None:
+        beta, next_iteration = saved["beta"], saved["iteration"]
+    step = training.start_step
     batch = config.num_envs * config.num_steps
     iterations = -(-config.total_steps // batch)  # at least total_steps steps
-
-    def snapshot() -> dict[str, Any]:
-        return {
-            **collector.state(),
-            "agent": agent.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "beta": beta,
-            "iteration": next_iteration,
-            "rng": rng_state(rng),
-        }
-
-    def evaluate() -> list[float]:
-        return evaluate_policy(agent.act, config.env_id, config.eval_episodes, config.seed + 10_000)
 
     for iteration in range(next_iteration, iterations):
         if config.anneal_lr:
@@ -218,11 +165,9 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
             for start in range(0, batch, config.minibatch_size):
                 index = order[start : start + config.minibatch_size]
                 log_probs = agent.policy.log_prob(obs[index], actions[index])
-                adv = (
-                    _standardise(advantages[index])
-                    if config.normalize_advantages
-                    else (advantages[index])
-                )
+                adv = advantages[index]
+                if config.normalize_advantages:
+                    adv = standardise(adv)
                 if config.variant == "clip":
                     objective = ppo_clip_objective(
                         log_probs, old_log_probs[index], adv, config.clip_eps
@@ -258,6 +203,6 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
             beta = max(adapt_kl_beta(beta, mean_kl, config.target_kl), config.beta_min)
         run.log_update(step, objective=float(objective.detach()), **metrics)
         next_iteration = iteration + 1
-        run.tick(step, snapshot, evaluate)
-    envs.close()
+        training.tick(step)
+    training.close()
     return agent

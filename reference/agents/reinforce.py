@@ -23,18 +23,12 @@ from typing import Any
 
 import torch
 
-from drlspec.agents.common import (
-    BaseConfig,
-    Run,
-    check_finite,
-    evaluate_policy,
-    restore_rng_state,
-    rng_state,
-    seed_everything,
-    start_environments,
-)
-from drlspec.agents.ppo import PolicyAgent
+from drlspec.agents.config import BaseConfig, check_ranges
+from drlspec.agents.guards import check_finite
+from drlspec.agents.on_policy import PolicyAgent
 from drlspec.agents.rollout import RolloutCollector
+from drlspec.agents.run_folder import Run
+from drlspec.agents.training import Training
 from drlspec.policy_losses import policy_gradient_loss
 from drlspec.returns import discounted_returns
 
@@ -64,6 +58,11 @@ class Config(BaseConfig):
     log_std_init: float = 0.0
     """initial log standard deviation of a Gaussian policy."""
 
+    def __post_init__(self) -> None:
+        """The base fields' range checks, then those of the fields this class declares."""
+        super().__post_init__()
+        check_ranges(self, Config, unit_interval={"gamma"}, any_number={"log_std_init"})
+
 
 make_agent = PolicyAgent
 
@@ -73,30 +72,17 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
 
     ``resume``: a checkpoint written by this loop; training continues exactly where it stopped.
     """
-    rng = seed_everything(config.seed)
-    envs, observations, tracker, step = start_environments(config, 1, resume)
-    agent = PolicyAgent(config, envs.single_observation_space, envs.single_action_space)
+    training = Training(config, run, resume, 1)
+    agent = PolicyAgent(config, training.observation_space, training.action_space)
     optimizer = torch.optim.Adam(agent.policy.parameters(), lr=config.learning_rate)
     value_optimizer = torch.optim.Adam(agent.value.parameters(), lr=config.value_lr)
-    collector = RolloutCollector(envs, observations, agent.policy, run, agent.device, tracker)
-
-    if resume is not None:
-        agent.load_state_dict(resume["agent"])
-        optimizer.load_state_dict(resume["optimizer"])
-        value_optimizer.load_state_dict(resume["value_optimizer"])
-        restore_rng_state(rng, resume["rng"])
-
-    def snapshot() -> dict[str, Any]:
-        return {
-            **collector.state(),
-            "agent": agent.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "value_optimizer": value_optimizer.state_dict(),
-            "rng": rng_state(rng),
-        }
-
-    def evaluate() -> list[float]:
-        return evaluate_policy(agent.act, config.env_id, config.eval_episodes, config.seed + 10_000)
+    collector = RolloutCollector(
+        training.envs, training.observations, agent.policy, run, agent.device, training.tracker
+    )
+    training.checkpoint(
+        agent, collector.state, optimizer=optimizer, value_optimizer=value_optimizer
+    )
+    step = training.start_step
 
     while step < config.total_steps:
         # Whole episodes: the one environment is stepped until enough of them have ended.
@@ -145,6 +131,6 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
         run.log_update(
             step, loss=float(loss.detach()), mean_return=float(returns.mean()), **metrics
         )
-        run.tick(step, snapshot, evaluate)
-    envs.close()
+        training.tick(step)
+    training.close()
     return agent

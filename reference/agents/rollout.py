@@ -1,8 +1,8 @@
-"""On-policy rollouts for the policy-gradient agents (Actor-Critic, TRPO, PPO).
+"""On-policy rollouts for the policy-gradient agents (REINFORCE, Actor-Critic, TRPO, PPO).
 
 A rollout is ``T`` steps of ``N`` parallel environments, stored ``[T, N, ...]``. Each row keeps
 the *true* next observation (``final_obs`` where an episode ended, see
-:func:`drlspec.agents.common.true_next_observations`), so that the agent can compute
+:func:`drlspec.agents.environments.true_next_observations`), so that the agent can compute
 ``next_values = V(s_{t+1})`` for :func:`drlspec.returns.gae` and
 :func:`drlspec.returns.td_target`: a truncated step bootstraps from the observation the time
 limit cut, never from the reset one.
@@ -22,7 +22,9 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from drlspec.agents.common import EpisodeTracker, Run, check_finite, true_next_observations
+from drlspec.agents.environments import EpisodeTracker, true_next_observations
+from drlspec.agents.guards import check_finite
+from drlspec.agents.run_folder import Run
 from drlspec.policies import CategoricalPolicy, GaussianPolicy
 
 __all__ = ["Rollout", "RolloutCollector", "build_policy", "env_actions"]

@@ -29,18 +29,12 @@ from typing import Any
 
 import torch
 
-from drlspec.agents.common import (
-    BaseConfig,
-    Run,
-    check_finite,
-    evaluate_policy,
-    restore_rng_state,
-    rng_state,
-    seed_everything,
-    start_environments,
-)
-from drlspec.agents.ppo import PolicyAgent, advantages_and_returns
+from drlspec.agents.config import BaseConfig, check_ranges
+from drlspec.agents.guards import check_finite
+from drlspec.agents.on_policy import PolicyAgent, advantages_and_returns, standardise
 from drlspec.agents.rollout import RolloutCollector
+from drlspec.agents.run_folder import Run
+from drlspec.agents.training import Training
 from drlspec.trust_region import (
     conjugate_gradient,
     flat_grad,
@@ -92,6 +86,17 @@ class Config(BaseConfig):
     """hidden activation: "tanh" or "relu"."""
     log_std_init: float = 0.0
     """initial log standard deviation of a Gaussian policy."""
+
+    def __post_init__(self) -> None:
+        """The base fields' range checks, then those of the fields this class declares."""
+        super().__post_init__()
+        check_ranges(
+            self,
+            Config,
+            unit_interval={"gamma", "gae_lambda", "backtrack"},
+            non_negative={"damping"},
+            any_number={"log_std_init"},
+        )
 
 
 make_agent = PolicyAgent
@@ -147,28 +152,16 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
 
     ``resume``: a checkpoint written by this loop; training continues exactly where it stopped.
     """
-    rng = seed_everything(config.seed)
-    envs, observations, tracker, step = start_environments(config, config.num_envs, resume)
-    agent = PolicyAgent(config, envs.single_observation_space, envs.single_action_space)
+    training = Training(config, run, resume, config.num_envs)
+    rng = training.rng
+    agent = PolicyAgent(config, training.observation_space, training.action_space)
     value_optimizer = torch.optim.Adam(agent.value.parameters(), lr=config.value_lr)
-    collector = RolloutCollector(envs, observations, agent.policy, run, agent.device, tracker)
+    collector = RolloutCollector(
+        training.envs, training.observations, agent.policy, run, agent.device, training.tracker
+    )
+    training.checkpoint(agent, collector.state, value_optimizer=value_optimizer)
+    step = training.start_step
     batch = config.num_envs * config.num_steps
-
-    if resume is not None:
-        agent.load_state_dict(resume["agent"])
-        value_optimizer.load_state_dict(resume["value_optimizer"])
-        restore_rng_state(rng, resume["rng"])
-
-    def snapshot() -> dict[str, Any]:
-        return {
-            **collector.state(),
-            "agent": agent.state_dict(),
-            "value_optimizer": value_optimizer.state_dict(),
-            "rng": rng_state(rng),
-        }
-
-    def evaluate():
-        return evaluate_policy(agent.act, config.env_id, config.eval_episodes, config.seed + 10_000)
 
     while step < config.total_steps:
         # 1. Rollout and GAE.
@@ -177,8 +170,8 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
             agent, rollout, config.gamma, config.gae_lambda
         )
         advantages, returns = advantages.reshape(-1), returns.reshape(-1)
-        if config.normalize_advantages and advantages.numel() > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if config.normalize_advantages:
+            advantages = standardise(advantages)
         obs, actions = rollout.flat("observations"), rollout.flat("actions")
         # 2-5. The trust-region policy step.
         surrogate, kl = policy_step(
@@ -196,6 +189,6 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
                 value_loss.backward()
                 value_optimizer.step()
         run.log_update(step, surrogate=surrogate, kl=kl, value_loss=float(value_loss.detach()))
-        run.tick(step, snapshot, evaluate)
-    envs.close()
+        training.tick(step)
+    training.close()
     return agent

@@ -15,8 +15,12 @@ import pytest
 import torch
 
 import tests.agents.envs  # noqa: F401 (registers the test environments)
-from drlspec.agents import ALGORITHMS, common, load_agent, make_config, ppo, train
-from drlspec.agents.common import NonFiniteError, Run
+from drlspec.agents import ALGORITHMS, load_agent, make_config, ppo, train
+from drlspec.agents.environments import start_environments
+from drlspec.agents.guards import NonFiniteError
+from drlspec.agents.on_policy import PolicyAgent
+from drlspec.agents.rollout import RolloutCollector
+from drlspec.agents.run_folder import Run
 from drlspec.distributions import categorical_kl
 from tests.agents.envs import TINY
 
@@ -253,9 +257,9 @@ def test_transitions_keep_the_true_final_observation_at_an_auto_reset(tmp_path):
 
     config = tiny_config("ppo", "drlspec-test/Counter-v0", steps=64)
     run = Run(tmp_path / "ppo", "ppo", config, progress=False)
-    envs, observations, tracker, _ = common.start_environments(config, 2, None)
-    agent = ppo.PolicyAgent(config, envs.single_observation_space, envs.single_action_space)
-    collector = ppo.RolloutCollector(envs, observations, agent.policy, run, agent.device, tracker)
+    envs, observations, tracker, _ = start_environments(config, 2, None)
+    agent = PolicyAgent(config, envs.single_observation_space, envs.single_action_space)
+    collector = RolloutCollector(envs, observations, agent.policy, run, agent.device, tracker)
     rollout, step = collector.collect(10, 0)
     assert step == 20
     assert torch.equal(rollout.next_observations, rollout.observations + 1)

@@ -17,7 +17,7 @@ import torch
 
 import tests.agents.envs  # noqa: F401 (registers the test environments)
 from drlspec.agents import ALGORITHMS, make_config
-from drlspec.agents.common import Run
+from drlspec.agents.run_folder import Run
 
 GAMMA = 0.8
 TRUE_VALUE = 1.0 / (1.0 - GAMMA)

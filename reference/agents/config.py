@@ -1,0 +1,170 @@
+"""Agent configurations: the fields every algorithm has, ``--set key=value`` parsing, JSON.
+
+Each algorithm's ``Config`` is a dataclass derived from :class:`BaseConfig` (one docstring per
+field) whose ``__post_init__`` range-checks the fields it declares with :func:`check_ranges`,
+after the base class has checked its own. :func:`apply_overrides` applies ``--set key=value``
+by the field's annotated type; :func:`config_to_dict` and :func:`config_from_dict` write and
+read ``config.json``. A bad key, value or range is a :class:`ConfigError` naming it, before any
+run folder exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import types
+import typing
+from collections.abc import Collection, Sequence
+from typing import Any
+
+__all__ = [
+    "BaseConfig",
+    "ConfigError",
+    "apply_overrides",
+    "check_ranges",
+    "config_from_dict",
+    "config_to_dict",
+]
+
+
+class ConfigError(ValueError):
+    """A bad configuration: unknown key, bad value, unsupported space or environment."""
+
+
+@dataclasses.dataclass
+class BaseConfig:
+    """Fields every algorithm has; each agent's config adds its own below these."""
+
+    env_id: str = "CartPole-v1"
+    """gymnasium environment id."""
+    total_steps: int = 100_000
+    """environment steps to train for (summed over parallel environments)."""
+    seed: int = 1
+    """seeds torch, numpy, Python's random, the environments and their action spaces."""
+    device: str = "cpu"
+    """torch device of the networks ("cpu" or "cuda")."""
+    checkpoint_interval: int = 10_000
+    """environment steps between checkpoints (and metrics flushes)."""
+    eval_interval: int = 0
+    """environment steps between evaluations (0: only at the end); the best is kept as best.pt."""
+    eval_episodes: int = 10
+    """episodes per evaluation (deterministic actions)."""
+
+    def __post_init__(self) -> None:
+        """Range checks of the fields above; each agent's ``Config`` checks its own after these."""
+        check_ranges(self, BaseConfig, non_negative={"eval_interval"}, any_number={"seed"})
+
+
+def check_ranges(
+    config: Any,
+    declared_in: type,
+    *,
+    unit_interval: Collection[str] = (),
+    non_negative: Collection[str] = (),
+    any_number: Collection[str] = (),
+) -> None:
+    """Range checks of the fields the class ``declared_in`` declares, so that ``--set`` cannot
+    start a run that must crash; a bad value is a :class:`ConfigError` naming the field.
+
+    A number must be > 0 unless it is named in ``unit_interval`` ([0, 1]), ``non_negative``
+    (>= 0) or ``any_number`` (unchecked). A tuple (of layer widths) must be non-empty and every
+    width >= 1. Booleans and strings are left to the agent. The check goes by the value, not by
+    the annotation, so a value of the wrong kind is still caught where it can be.
+    """
+    for name in inspect.get_annotations(declared_in):
+        value = getattr(config, name)
+        if name in any_number or isinstance(value, bool):
+            continue
+        if isinstance(value, tuple):
+            if not value or any(width < 1 for width in value):
+                raise ConfigError(f"{name} must be positive widths, got {value}")
+            continue
+        if not isinstance(value, int | float):
+            continue
+        if name in unit_interval:
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} must lie in [0, 1], got {value}")
+        elif name in non_negative:
+            if value < 0:
+                raise ConfigError(f"{name} must be >= 0, got {value}")
+        elif value <= 0:
+            raise ConfigError(f"{name} must be > 0, got {value}")
+
+
+def _parse_value(name: str, kind: Any, text: str) -> Any:
+    origin = typing.get_origin(kind)
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be true or false, got {text!r}")
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {text!r}") from None
+    if kind is float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} must be finite, got {text!r}")
+        return value
+    if kind is str:
+        return text
+    if origin is tuple:
+        item = typing.get_args(kind)[0]
+        parts = [p for p in text.replace(" ", "").split(",") if p]
+        return tuple(_parse_value(name, item, p) for p in parts)
+    if origin in (typing.Union, types.UnionType):
+        return _parse_value(
+            name, next(a for a in typing.get_args(kind) if a is not type(None)), text
+        )
+    raise ConfigError(f"{name} cannot be set from the command line")
+
+
+def apply_overrides(config: Any, assignments: Sequence[str]) -> Any:
+    """A copy of the dataclass ``config`` with each ``key=value`` of ``assignments`` applied.
+
+    Values are parsed by the field's annotated type (``int``, ``float``, ``bool``, ``str``,
+    ``tuple[int, ...]`` as ``64,64``). An unknown key or an unparsable value is a
+    :class:`ConfigError` naming it.
+    """
+    hints = typing.get_type_hints(type(config))
+    names = [f.name for f in dataclasses.fields(config)]
+    changes: dict[str, Any] = {}
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {assignment!r}")
+        if key not in names:
+            raise ConfigError(
+                f"unknown config key {key!r} for {type(config).__name__}; known keys: "
+                + ", ".join(names)
+            )
+        changes[key] = _parse_value(key, hints[key], text)
+    return dataclasses.replace(config, **changes)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """The config as JSON-ready values (tuples as lists)."""
+    return {
+        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()
+    }
+
+
+def config_from_dict(config_class: type, values: dict[str, Any]) -> Any:
+    """The inverse of :func:`config_to_dict` (unknown keys ignored)."""
+    hints = typing.get_type_hints(config_class)
+    names = {f.name for f in dataclasses.fields(config_class)}
+    converted = {
+        k: tuple(v) if typing.get_origin(hints[k]) is tuple else v
+        for k, v in values.items()
+        if k in names
+    }
+    return config_class(**converted)

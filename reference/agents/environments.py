@@ -1,0 +1,126 @@
+"""Training environments: construction, the true next observation, the spaces an agent takes.
+
+* :func:`make_vector_env`: gymnasium >= 1.0 ``SyncVectorEnv`` in ``AutoresetMode.SAME_STEP``.
+  When a sub-environment's episode ends, ``step`` already returns the first observation of the
+  next episode, and the true last observation is in ``infos["final_obs"]`` (mask
+  ``infos["_final_obs"]``). :func:`true_next_observations` puts it back, so a transition
+  ``(s, a, r, s')`` always holds the real ``s'``: a *truncated* step bootstraps from ``V(s')``
+  of that observation, never of the reset one. (The default ``NEXT_STEP`` mode would instead
+  return one extra step whose action is ignored; SAME_STEP keeps one row per real transition.)
+* :func:`start_environments`: fresh seeded environments, or those a checkpoint pickled
+  mid-episode, with their :class:`EpisodeTracker`.
+* :func:`check_spaces`: observations must be a flat ``Box``; actions ``Discrete`` or, for
+  agents that support it, a flat ``Box``. Anything else is a
+  :class:`drlspec.agents.config.ConfigError` naming the space, before any training.
+
+Seed: 1、DQN / :two: 算法流程 and 2、策略梯度 / :two: REINFORCE / 主要代码 (the seed's loops use
+gym's old single ``done`` flag; here ``terminated`` and ``truncated`` stay apart).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from drlspec.agents.config import BaseConfig, ConfigError
+
+__all__ = [
+    "EpisodeTracker",
+    "check_spaces",
+    "make_vector_env",
+    "start_environments",
+    "true_next_observations",
+]
+
+
+def make_vector_env(env_id: str, num_envs: int, seed: int) -> tuple[SyncVectorEnv, np.ndarray]:
+    """``num_envs`` copies of ``env_id`` in SAME_STEP autoreset mode, reset with seeds
+    ``seed, seed + 1, ...`` and action spaces seeded likewise. Returns ``(envs, first obs)``.
+
+    An unknown id is a :class:`ConfigError`.
+    """
+    try:
+        gym.spec(env_id)
+    except gym.error.Error as error:
+        raise ConfigError(f"unknown environment id {env_id!r} ({error})") from None
+    envs = SyncVectorEnv(
+        [functools.partial(gym.make, env_id) for _ in range(num_envs)],
+        autoreset_mode=AutoresetMode.SAME_STEP,
+    )
+    observations, _ = envs.reset(seed=[seed + i for i in range(num_envs)])
+    envs.action_space.seed(seed)
+    for i, sub in enumerate(envs.envs):
+        sub.action_space.seed(seed + i)
+    return envs, observations
+
+
+def start_environments(
+    config: BaseConfig, num_envs: int, resume: dict[str, Any] | None
+) -> tuple[SyncVectorEnv, np.ndarray, EpisodeTracker, int]:
+    """Fresh seeded environments at step 0, or those pickled in a checkpoint, mid-episode.
+
+    Returns ``(envs, current observations, episode tracker, step)``.
+    """
+    if resume is None:
+        envs, observations = make_vector_env(config.env_id, num_envs, config.seed)
+        return envs, observations, EpisodeTracker(num_envs), 0
+    return resume["envs"], resume["observations"], resume["tracker"], int(resume["step"])
+
+
+def true_next_observations(observations: np.ndarray, infos: dict[str, Any]) -> np.ndarray:
+    """The observations that followed this step: the auto-reset rows replaced by ``final_obs``."""
+    mask = infos.get("_final_obs")
+    if mask is None or not mask.any():
+        return observations
+    next_observations = observations.copy()
+    for i in np.flatnonzero(mask):
+        next_observations[i] = infos["final_obs"][i]
+    return next_observations
+
+
+def check_spaces(
+    observation_space: gym.Space, action_space: gym.Space, algorithm: str, continuous: bool
+) -> None:
+    """Observations: a 1-D ``Box``; actions: ``Discrete`` (or a 1-D ``Box`` if ``continuous``)."""
+    if not (isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1):
+        raise ConfigError(
+            f"{algorithm} needs a flat Box observation space, got {observation_space}"
+        )
+    if isinstance(action_space, spaces.Discrete):
+        if action_space.start != 0:
+            raise ConfigError(
+                f"{algorithm} needs Discrete actions starting at 0, got {action_space}"
+            )
+        return
+    if continuous and isinstance(action_space, spaces.Box) and len(action_space.shape) == 1:
+        if not (np.isfinite(action_space.low).all() and np.isfinite(action_space.high).all()):
+            raise ConfigError(f"{algorithm} needs a bounded Box action space, got {action_space}")
+        return
+    wanted = "Discrete or a flat Box" if continuous else "Discrete"
+    raise ConfigError(f"{algorithm} needs a {wanted} action space, got {action_space}")
+
+
+class EpisodeTracker:
+    """Per-environment running return and length; reports each finished episode."""
+
+    def __init__(self, num_envs: int) -> None:
+        self.returns = np.zeros(num_envs, np.float64)
+        self.lengths = np.zeros(num_envs, np.int64)
+
+    def update(
+        self, rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray
+    ) -> list[tuple[float, int]]:
+        """Add one step; return ``(return, length)`` of every episode that just ended."""
+        self.returns += rewards
+        self.lengths += 1
+        finished = []
+        for i in np.flatnonzero(np.logical_or(terminated, truncated)):
+            finished.append((float(self.returns[i]), int(self.lengths[i])))
+            self.returns[i] = 0.0
+            self.lengths[i] = 0
+        return finished
