@@ -25,7 +25,21 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 
-__all__ = ["gae"]
+__all__ = ["gae", "rollout_buffer"]
+
+
+def rollout_buffer(steps: int, envs: int, gamma: float, lam: float) -> RolloutBuffer:
+    """An empty SB3 buffer for ``steps`` x ``envs`` (the spaces are placeholders: GAE reads
+    only rewards, values and episode starts)."""
+    return RolloutBuffer(
+        steps,
+        spaces.Box(-1.0, 1.0, (1,), dtype=np.float32),
+        spaces.Discrete(2),
+        device="cpu",
+        gae_lambda=lam,
+        gamma=gamma,
+        n_envs=envs,
+    )
 
 
 def gae(rewards, values, next_values, terminated, truncated, gamma, lam):
@@ -37,15 +51,7 @@ def gae(rewards, values, next_values, terminated, truncated, gamma, lam):
     values = values.detach().cpu().double()
     next_values = next_values.detach().cpu().double()
 
-    buffer = RolloutBuffer(
-        steps,
-        spaces.Box(-1.0, 1.0, (1,), dtype=np.float32),
-        spaces.Discrete(2),
-        device="cpu",
-        gae_lambda=lam,
-        gamma=gamma,
-        n_envs=envs,
-    )
+    buffer = rollout_buffer(steps, envs, gamma, lam)
     observation = np.zeros((envs, 1), dtype=np.float32)
     action = np.zeros((envs, 1), dtype=np.int64)
     log_prob = torch.zeros(envs)

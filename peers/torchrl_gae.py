@@ -9,21 +9,14 @@ trajectory) take ``done`` (end of trajectory: terminated or truncated) and
 
 from __future__ import annotations
 
-import torch
 from torchrl.objectives.value.functional import (
     generalized_advantage_estimate,
     vec_generalized_advantage_estimate,
 )
 
+from peers.torchrl_layout import GEOMETRIC_THRESHOLD, from_torchrl, to_torchrl
+
 __all__ = ["gae", "vec_gae", "vec_gae_where_defined"]
-
-
-def _to_torchrl(x: torch.Tensor) -> torch.Tensor:
-    return x.T.unsqueeze(-1)
-
-
-def _from_torchrl(x: torch.Tensor) -> torch.Tensor:
-    return x.squeeze(-1).T
 
 
 def _call(function, rewards, values, next_values, terminated, truncated, gamma, lam):
@@ -32,13 +25,13 @@ def _call(function, rewards, values, next_values, terminated, truncated, gamma, 
     advantage, _value_target = function(
         gamma,
         lam,
-        _to_torchrl(values),
-        _to_torchrl(next_values),
-        _to_torchrl(rewards),
-        _to_torchrl(done),
-        _to_torchrl(terminated),
+        to_torchrl(values),
+        to_torchrl(next_values),
+        to_torchrl(rewards),
+        to_torchrl(done),
+        to_torchrl(terminated),
     )
-    return _from_torchrl(advantage)
+    return from_torchrl(advantage)
 
 
 def gae(rewards, values, next_values, terminated, truncated, gamma, lam):
@@ -67,11 +60,6 @@ def vec_gae(rewards, values, next_values, terminated, truncated, gamma, lam):
         gamma,
         lam,
     )
-
-
-# torchrl's geometric filter keeps the powers above this threshold; a ratio
-# below it leaves no term at all (see docs/peers.md).
-GEOMETRIC_THRESHOLD = 1e-7
 
 
 def vec_gae_where_defined(rewards, values, next_values, terminated, truncated, gamma, lam):

@@ -20,11 +20,9 @@ from torchrl.objectives.value.functional import (
     td1_return_estimate,
 )
 
-__all__ = ["discounted_returns", "reward2go_where_defined", "td1_returns", "td_target"]
+from peers.torchrl_layout import GEOMETRIC_THRESHOLD
 
-# torchrl's geometric filter keeps the powers above this threshold; a ratio
-# below it leaves no term at all (see docs/peers.md).
-GEOMETRIC_THRESHOLD = 1e-7
+__all__ = ["discounted_returns", "reward2go_where_defined", "td1_returns", "td_target"]
 
 
 def discounted_returns(rewards, dones, gamma):

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "check_observations",
     "check_positive_int",
     "check_same_device",
+    "check_scalar",
     "check_shape",
     "check_unit_interval",
 ]
@@ -63,15 +66,60 @@ def check_flags(name: str, x: object, shape: Sequence[int]) -> torch.Tensor:
     return x
 
 
+def check_scalar(
+    name: str,
+    value: object,
+    *,
+    integer: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+    strict: bool = False,
+    kind: str = "a number",
+    rule: str = "finite",
+    finite_rule: str | None = None,
+    tensor: bool = True,
+    numpy: bool = False,
+    show_float: bool = False,
+) -> Any:
+    """The one checker of scalar arguments (gamma, lam, alpha, beta, eps, sizes, tolerances).
+
+    Accepts a Python ``int`` (``integer``) or ``int``/``float``; never a ``bool``. With
+    ``tensor`` a 0-d tensor stands for its ``item()``; with ``numpy`` also a 0-d array, and
+    numpy integers and floats are numbers. Anything else is a ``TypeError``
+    ``"{name} must be {kind}, got {type}"``.
+
+    A number must be finite (``ValueError`` ``"{name} must be {finite_rule}, got {value}"``,
+    ``finite_rule`` defaulting to ``rule``) and, for both kinds, lie in ``[low, high]``
+    (``(low, high)`` when ``strict``; a missing bound is no bound), else ``ValueError``
+    ``"{name} must be {rule}, got {value}"``. The value shown is the one given, or its
+    ``float`` with ``show_float``. Returns the value as ``int`` or ``float``.
+
+    The wording is the caller's: each kernel's messages are part of its documented behaviour.
+    """
+    arrays = (torch.Tensor, np.ndarray) if numpy else torch.Tensor
+    if tensor and isinstance(value, arrays) and value.ndim == 0:
+        value = value.item()
+    if integer:
+        accepted: tuple[type, ...] = (int, np.integer) if numpy else (int,)
+    else:
+        accepted = (int, float, np.integer, np.floating) if numpy else (int, float)
+    if isinstance(value, bool) or not isinstance(value, accepted):
+        raise TypeError(f"{name} must be {kind}, got {type(value).__name__}")
+    number = int(value) if integer else float(value)
+    shown = float(value) if show_float else value
+    # An int is always finite (and math.isfinite would overflow on a huge one).
+    if not integer and not math.isfinite(number):
+        raise ValueError(f"{name} must be {finite_rule or rule}, got {shown}")
+    below = low is not None and (number <= low if strict else number < low)
+    above = high is not None and (number >= high if strict else number > high)
+    if below or above:
+        raise ValueError(f"{name} must be {rule}, got {shown}")
+    return number
+
+
 def check_unit_interval(name: str, value: object) -> float:
     """A Python number in [0, 1] (gamma, lam)."""
-    if isinstance(value, torch.Tensor) and value.dim() == 0:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number in [0, 1], got {type(value).__name__}")
-    if math.isnan(value) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value}")
-    return float(value)
+    return check_scalar(name, value, low=0.0, high=1.0, kind="a number in [0, 1]", rule="in [0, 1]")
 
 
 def check_same_device(**tensors: torch.Tensor) -> None:
@@ -84,11 +132,9 @@ def check_same_device(**tensors: torch.Tensor) -> None:
 
 def check_positive_int(name: str, value: object) -> int:
     """A Python int of at least 1 (sizes, iteration counts); ``bool`` is not an int here."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
+    return check_scalar(
+        name, value, integer=True, low=1, tensor=False, kind="an int", rule="at least 1"
+    )
 
 
 def check_observations(observations: object, obs_dim: int) -> torch.Tensor:

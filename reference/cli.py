@@ -71,7 +71,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_limit_options(verify)
 
-    commands.add_parser("contracts", help="list the contracts and their signatures")
+    commands.add_parser(
+        "contracts", help="list the contracts: signature, meaning, where the reference lives"
+    )
 
     bench = commands.add_parser(
         "bench",
@@ -135,7 +137,7 @@ def _build_parser() -> argparse.ArgumentParser:
     regress = commands.add_parser(
         "regress",
         help="run the convergence regression table and judge it (IQM over seeds)",
-        description="Train every selected case of regression/cases.toml on each seed and "
+        description="Train every selected case of reference/data/cases.toml on each seed and "
         "device, evaluate the final policies, and judge each (case, device) by the "
         "interquartile mean over seeds with a 95% bootstrap interval. Writes results.json "
         "and learning_curves.png to the output folder.",
@@ -362,9 +364,13 @@ def _seconds(value: float) -> str:
 
 
 def _contracts() -> int:
+    """One block per contract: name, status and call; its meaning; where its reference lives."""
+    indent = " " * 37  # under the call, past the name (24) and the status (13) columns
     for contract in CONTRACTS.values():
         status = "implemented" if contract.implemented else "planned"
         print(f"{contract.name:<24}{status:<13}{contract.signature}")
+        print(f"{indent}{contract.meaning}")
+        print(f"{indent}reference: {contract.reference}")
     return EXIT_OK
 
 
@@ -372,7 +378,8 @@ def _train(args: argparse.Namespace) -> int:
     import time
 
     from drlspec.agents import make_config, resume_config, train
-    from drlspec.agents.common import ConfigError, NonFiniteError
+    from drlspec.agents.config import ConfigError
+    from drlspec.agents.guards import NonFiniteError
 
     try:
         if args.resume is not None:
@@ -426,7 +433,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from drlspec.agents import evaluate_run
-    from drlspec.agents.common import ConfigError
+    from drlspec.agents.config import ConfigError
 
     if args.episodes < 1:
         raise UsageError(f"--episodes must be at least 1, got {args.episodes}")

@@ -2,8 +2,8 @@
 
 A contract is a name, a call signature and a meaning. The meaning lives in
 ``properties/test_<name>.py``; this module says what each name is called
-with, where its reference implementation lives and which seed section it
-comes from. A contract counts as *implemented* once its property module
+with, what it means in one line, where its reference implementation lives
+and which seed section it comes from. A contract counts as *implemented* once its property module
 exists; the meta-test (tests/test_meta.py) then demands its reference, its
 mutants and its errata coverage.
 """
@@ -47,6 +47,9 @@ class Contract:
     # Backends an implementation may declare: "numpy" only where every argument
     # is an array or a number (not for contracts that take callables).
     backends: tuple[str, ...] = ("torch", "numpy")
+    # The meaning in one line (the "meaning" column of docs/contracts.md, shortened); the
+    # property module is the full statement.
+    meaning: str = ""
 
     def argument_names(self, name: str = "f") -> list[str]:
         """Argument names of ``name`` ("f", the class or a method) as the signature writes them."""
@@ -90,6 +93,9 @@ _ALL = [
         "drlspec.returns:discounted_returns",
         _RETURNS,
         "2、策略梯度 / REINFORCE",
+        meaning=(
+            "G_t = r_t + gamma * (1 - done_t) * G_{t+1}, G_T = 0: reward-to-go cut at episode ends"
+        ),
     ),
     Contract(
         "td_target",
@@ -97,6 +103,7 @@ _ALL = [
         "drlspec.returns:td_target",
         _RETURNS,
         "1、DQN / 损失函数设计",
+        meaning="r + gamma * (1 - terminated) * V(s'); truncation still bootstraps",
     ),
     Contract(
         "gae",
@@ -105,6 +112,10 @@ _ALL = [
         "drlspec.returns:gae",
         _RETURNS,
         "TRPO / 广义优势估计 GAE",
+        meaning=(
+            "A_t = delta_t + gamma*lam*(1 - (terminated_t or truncated_t)) * A_{t+1}, "
+            "delta_t = r_t + gamma*(1-terminated_t)*next_values_t - values_t"
+        ),
     ),
     Contract(
         "dqn_target",
@@ -112,6 +123,7 @@ _ALL = [
         "drlspec.value:dqn_target",
         _VALUE,
         "1、DQN / 目标网络",
+        meaning="r + gamma*(1-terminated)*max_a Q_target(s',a)",
     ),
     Contract(
         "double_dqn_target",
@@ -119,6 +131,7 @@ _ALL = [
         "drlspec.value:double_dqn_target",
         _VALUE,
         ":four: Double DQN",
+        meaning="r + gamma*(1-terminated)*Q_target(s', argmax_a Q_online(s',a))",
     ),
     Contract(
         "dueling_aggregate",
@@ -126,6 +139,7 @@ _ALL = [
         "drlspec.value:dueling_aggregate",
         _VALUE,
         ":five: Dueling DQN",
+        meaning='V + A - mean_a A (mode "mean") or V + A - max_a A (mode "max")',
     ),
     Contract(
         "per_probabilities",
@@ -133,6 +147,7 @@ _ALL = [
         "drlspec.replay:per_probabilities",
         _PER,
         ":six: Prioritized Experience Replay",
+        meaning="P(i) = p_i^alpha / sum_k p_k^alpha",
     ),
     Contract(
         "importance_weights",
@@ -140,6 +155,7 @@ _ALL = [
         "drlspec.replay:importance_weights",
         _PER,
         ":six: Prioritized Experience Replay",
+        meaning="w_i = (size * P(i))^(-beta) / max_j w_j over the batch",
     ),
     Contract(
         "sum_tree",
@@ -149,6 +165,10 @@ _ALL = [
         _PER,
         ":six: Prioritized Experience Replay",
         kind="class",
+        meaning=(
+            "find(u) is a leaf i with cumsum[i-1] <= u <= cumsum[i] and priority > 0; "
+            "total() is the leaves' sum"
+        ),
     ),
     Contract(
         "policy_gradient_loss",
@@ -157,6 +177,7 @@ _ALL = [
         _POLICY,
         "2、策略梯度 / REINFORCE",
         backends=("torch",),  # the property checks gradients
+        meaning="-mean(log_probs * weights); weights carries no gradient",
     ),
     Contract(
         "ppo_clip_objective",
@@ -165,6 +186,7 @@ _ALL = [
         _POLICY,
         ":five: PPO / PPO-Clip",
         backends=("torch",),
+        meaning="mean(min(rho*A, clip(rho, 1-eps, 1+eps)*A)), rho = exp(new - old) (maximised)",
     ),
     Contract(
         "kl_penalty_objective",
@@ -173,6 +195,7 @@ _ALL = [
         _POLICY,
         ":five: PPO / PPO-Penalty",
         backends=("torch",),
+        meaning="mean(rho*A - beta*kl), rho = exp(new - old) (maximised)",
     ),
     Contract(
         "adapt_kl_beta",
@@ -180,6 +203,7 @@ _ALL = [
         "drlspec.policy_losses:adapt_kl_beta",
         _POLICY,
         ":five: PPO / PPO-Penalty",
+        meaning="kl < target/1.5 halves beta; kl > target*1.5 doubles it; otherwise unchanged",
     ),
     Contract(
         "categorical_kl",
@@ -187,6 +211,7 @@ _ALL = [
         "drlspec.distributions:categorical_kl",
         _POLICY,
         ":four: TRPO / KL 散度",
+        meaning="KL(p || q), non-negative, zero iff equal distributions",
     ),
     Contract(
         "gaussian_kl",
@@ -194,6 +219,7 @@ _ALL = [
         "drlspec.distributions:gaussian_kl",
         _POLICY,
         ":four: TRPO / KL 散度",
+        meaning="KL of diagonal Gaussians, summed over the K action dimensions",
     ),
     Contract(
         "hessian_vector_product",
@@ -202,6 +228,10 @@ _ALL = [
         _TRUST,
         ":four: TRPO / 矩阵 - 向量乘积的梯度表示",
         backends=("torch",),
+        meaning=(
+            "H v of scalar_fn() w.r.t. params (flattened in order) by double backward, never "
+            "forming H"
+        ),
     ),
     Contract(
         "conjugate_gradient",
@@ -210,6 +240,10 @@ _ALL = [
         _TRUST,
         ":four: TRPO / 共轭梯度",
         backends=("torch",),
+        meaning=(
+            "approximate solution of H x = b for symmetric positive definite H, given only "
+            "matvec(v) = H v"
+        ),
     ),
     Contract(
         "kkt_step",
@@ -217,6 +251,9 @@ _ALL = [
         "drlspec.trust_region:kkt_step",
         _TRUST,
         ":four: TRPO / KKT 条件推导",
+        meaning=(
+            "sqrt(2*max_kl / (direction . h_direction)) * direction: 0.5 * step^T H step == max_kl"
+        ),
     ),
     Contract(
         "line_search",
@@ -225,6 +262,10 @@ _ALL = [
         _TRUST,
         ":four: TRPO / 线性搜索",
         backends=("torch",),
+        meaning=(
+            "the first params + backtrack^i * full_step that beats objective(params) with kl "
+            "<= max_kl; else params"
+        ),
     ),
 ]
 

@@ -18,11 +18,9 @@ Conventions shared by the kernels below:
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from drlspec._checks import check_floating, check_same_device, check_shape
+from drlspec._checks import check_floating, check_same_device, check_scalar, check_shape
 
 __all__ = ["adapt_kl_beta", "kl_penalty_objective", "policy_gradient_loss", "ppo_clip_objective"]
 
@@ -34,20 +32,6 @@ def _check_batch(name: str, x: object, batch: int | None = None) -> torch.Tensor
     if tensor.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one sample, got shape [0]")
     return tensor
-
-
-def _check_number(name: str, value: object, *, minimum: float, strict: bool) -> float:
-    """A finite Python number (or 0-d tensor) ``>= minimum`` (``> minimum`` when ``strict``)."""
-    if isinstance(value, torch.Tensor) and value.dim() == 0:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    below = value <= minimum if strict else value < minimum
-    if not math.isfinite(value) or below:
-        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
-        raise ValueError(f"{name} must be finite and {bound}, got {value}")
-    return value
 
 
 def policy_gradient_loss(log_probs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -122,7 +106,7 @@ def ppo_clip_objective(
     batch = log_prob_new.shape[0]
     _check_batch("log_prob_old", log_prob_old, batch)
     _check_batch("advantages", advantages, batch)
-    epsilon = _check_number("clip_eps", clip_eps, minimum=0.0, strict=False)
+    epsilon = check_scalar("clip_eps", clip_eps, low=0.0, rule="finite and >= 0", show_float=True)
     check_same_device(log_prob_new=log_prob_new, log_prob_old=log_prob_old, advantages=advantages)
 
     ratio = _ratio(log_prob_new, log_prob_old)
@@ -169,7 +153,7 @@ def kl_penalty_objective(
     _check_batch("log_prob_old", log_prob_old, batch)
     _check_batch("advantages", advantages, batch)
     _check_batch("kl", kl, batch)
-    beta = _check_number("beta", beta, minimum=0.0, strict=False)
+    beta = check_scalar("beta", beta, low=0.0, rule="finite and >= 0", show_float=True)
     check_same_device(
         log_prob_new=log_prob_new, log_prob_old=log_prob_old, advantages=advantages, kl=kl
     )
@@ -205,9 +189,11 @@ def adapt_kl_beta(beta: float, kl: float, target_kl: float) -> float:
 
     Seed: :five: PPO / PPO-Penalty (β 更新规则). Paper: Schulman et al. (2017), section 4.
     """
-    beta = _check_number("beta", beta, minimum=0.0, strict=True)
-    kl = _check_number("kl", kl, minimum=-math.inf, strict=False)
-    target_kl = _check_number("target_kl", target_kl, minimum=0.0, strict=True)
+    beta = check_scalar("beta", beta, low=0.0, strict=True, rule="finite and > 0", show_float=True)
+    kl = check_scalar("kl", kl, rule="finite and >= -inf", show_float=True)
+    target_kl = check_scalar(
+        "target_kl", target_kl, low=0.0, strict=True, rule="finite and > 0", show_float=True
+    )
     if kl < target_kl / 1.5:
         return beta / 2.0
     if kl > target_kl * 1.5:

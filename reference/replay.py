@@ -27,14 +27,13 @@ one ``done`` and so cannot tell them apart.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from drlspec._checks import check_floating, check_shape, check_unit_interval
+from drlspec._checks import check_floating, check_scalar, check_shape, check_unit_interval
 
 __all__ = [
     "PrioritizedReplayBatch",
@@ -62,23 +61,22 @@ def _as_numpy(name: str, x: object) -> np.ndarray:
 
 
 def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim == 0:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be a positive int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return int(value)
+    """A positive int (torch and numpy scalars included): sizes, capacities, counts."""
+    return check_scalar(
+        name, value, integer=True, low=1, numpy=True, kind="a positive int", rule="a positive int"
+    )
 
 
 def _check_non_negative_number(name: str, value: object) -> float:
-    if isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim == 0:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a non-negative number, got {type(value).__name__}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite non-negative number, got {value}")
-    return float(value)
+    """A finite number >= 0 (torch and numpy scalars included): exponents, offsets."""
+    return check_scalar(
+        name,
+        value,
+        low=0.0,
+        numpy=True,
+        kind="a non-negative number",
+        rule="a finite non-negative number",
+    )
 
 
 def _check_indices(name: str, indices: object, bound: int) -> np.ndarray:

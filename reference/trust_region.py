@@ -33,7 +33,6 @@ list of tensors') parameters and such a vector, in parameter order.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 
 import torch
@@ -43,6 +42,7 @@ from drlspec._checks import (
     check_floating,
     check_positive_int,
     check_same_device,
+    check_scalar,
     check_shape,
 )
 
@@ -91,31 +91,6 @@ def _parameter_list(name: str, params: object) -> list[torch.Tensor]:
 def _check_callable(name: str, value: object) -> None:
     if not callable(value):
         raise TypeError(f"{name} must be callable, got {type(value).__name__}")
-
-
-def _check_number(name: str, value: object) -> float:
-    if isinstance(value, torch.Tensor) and value.dim() == 0:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
-def _check_positive(name: str, value: object) -> float:
-    value = _check_number(name, value)
-    if value <= 0.0:
-        raise ValueError(f"{name} must be positive, got {value}")
-    return value
-
-
-def _check_non_negative(name: str, value: object) -> float:
-    value = _check_number(name, value)
-    if value < 0.0:
-        raise ValueError(f"{name} must be non-negative, got {value}")
-    return value
 
 
 def _check_flat(name: str, vector: object, size: int | str) -> torch.Tensor:
@@ -271,7 +246,9 @@ def fisher_vector_product(
     Seed: :four: TRPO / 泰勒近似, 矩阵 - 向量乘积的梯度表示 (the seed adds no damping).
     Paper: Schulman et al. (2015), appendix C.1.
     """
-    damping = _check_non_negative("damping", damping)
+    damping = check_scalar(
+        "damping", damping, low=0.0, rule="non-negative", finite_rule="finite", show_float=True
+    )
     fisher_vector = hessian_vector_product(mean_kl_fn, params, vector)
     return fisher_vector + damping * vector.detach().to(fisher_vector.dtype)
 
@@ -367,7 +344,14 @@ def conjugate_gradient(
     _check_callable("matvec", matvec)
     _check_flat("b", b, "D")
     iters = check_positive_int("iters", iters)
-    residual_tol = _check_non_negative("residual_tol", residual_tol)
+    residual_tol = check_scalar(
+        "residual_tol",
+        residual_tol,
+        low=0.0,
+        rule="non-negative",
+        finite_rule="finite",
+        show_float=True,
+    )
 
     solution = torch.zeros_like(b)
     residual = b.clone()  # r_0 = b - H x_0 with x_0 = 0: no product needed
@@ -426,7 +410,15 @@ def kkt_step(
     _check_flat("direction", direction, "D")
     _check_flat("h_direction", h_direction, direction.shape[0])
     check_same_device(direction=direction, h_direction=h_direction)
-    max_kl = _check_positive("max_kl", max_kl)
+    max_kl = check_scalar(
+        "max_kl",
+        max_kl,
+        low=0.0,
+        strict=True,
+        rule="positive",
+        finite_rule="finite",
+        show_float=True,
+    )
 
     curvature = direction @ h_direction.to(direction.dtype)
     if not curvature > 0:
@@ -490,10 +482,25 @@ def line_search(
     _check_flat("params", params, "D")
     _check_flat("full_step", full_step, params.shape[0])
     check_same_device(params=params, full_step=full_step)
-    max_kl = _check_positive("max_kl", max_kl)
-    backtrack = _check_number("backtrack", backtrack)
-    if not 0.0 < backtrack < 1.0:
-        raise ValueError(f"backtrack must be in (0, 1), got {backtrack}")
+    max_kl = check_scalar(
+        "max_kl",
+        max_kl,
+        low=0.0,
+        strict=True,
+        rule="positive",
+        finite_rule="finite",
+        show_float=True,
+    )
+    backtrack = check_scalar(
+        "backtrack",
+        backtrack,
+        low=0.0,
+        high=1.0,
+        strict=True,
+        rule="in (0, 1)",
+        finite_rule="finite",
+        show_float=True,
+    )
     max_backtracks = check_positive_int("max_backtracks", max_backtracks)
 
     old_objective = objective(params.clone())

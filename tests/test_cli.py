@@ -99,6 +99,20 @@ def test_contracts_lists_every_contract_with_its_signature():
         assert contract.signature in run.stdout
 
 
+def test_contracts_shows_each_reference_and_meaning():
+    from drlspec.contracts import CONTRACTS
+    from drlspec.harness import load_object
+
+    run = drlspec("contracts")
+    assert run.returncode == 0
+    lines = [line.strip() for line in run.stdout.splitlines()]
+    for contract in CONTRACTS.values():
+        assert contract.meaning, f"{contract.name} has no one-line meaning"
+        assert contract.meaning in lines
+        assert f"reference: {contract.reference}" in lines
+        load_object(contract.reference)  # the module:attr shown is a real one
+
+
 def test_verify_without_arguments_prints_the_table():
     run = drlspec("verify", "--max-examples", "10")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr

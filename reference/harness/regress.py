@@ -1,6 +1,6 @@
 """Convergence regression: the case table, one run, the verdict, the report.
 
-A *case* is one row of ``regression/cases.toml``: an algorithm, an environment, a budget of
+A *case* is one row of ``reference/data/cases.toml``: an algorithm, an environment, a budget of
 environment steps, a success threshold and a number of seeds. A *run* is one (case, seed,
 device): train with :func:`drlspec.agents.train`, then play the final policy for the case's
 evaluation episodes, seeded ``EVALUATION_SEED + i`` for every run (never a training seed), and
@@ -10,6 +10,8 @@ keep the mean return. The *verdict* of a (case, device) is taken over its seeds:
   "Deep RL at the Edge of the Statistical Precipice") of the runs' final returns, and a 95%
   percentile bootstrap interval of it (``scipy.stats.bootstrap``);
 * PASS when the IQM reaches the environment's threshold and no run crashed.
+
+(The statistics themselves, on one page: :mod:`drlspec.harness.gate`.)
 
 Across cases, each device also gets an aggregate: the IQM of the runs' normalized scores
 ``(R - R_random) / (threshold - R_random)`` with a *stratified* bootstrap interval (seeds are
@@ -26,7 +28,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import json
-import math
 import multiprocessing
 import os
 import platform
@@ -42,6 +43,13 @@ from typing import Any
 import numpy as np
 import tomllib
 
+from drlspec.harness import gate
+from drlspec.harness.gate import (
+    bootstrap_interval,
+    interquartile_mean,
+    passes,
+    stratified_iqm,
+)
 from drlspec.harness.target import UsageError
 
 __all__ = [
@@ -130,18 +138,8 @@ _CASE_KEYS |= {"set", "source"}
 
 
 def default_table() -> Path:
-    """``regression/cases.toml`` of the source tree (or of the working directory)."""
-    candidates = [
-        Path(__file__).resolve().parents[2] / "regression" / "cases.toml",
-        Path.cwd() / "regression" / "cases.toml",
-    ]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise UsageError(
-        "no regression/cases.toml found next to the package or in the working directory; "
-        "pass --table PATH"
-    )
+    """The convergence table shipped with the package (``reference/data/cases.toml``)."""
+    return Path(__file__).resolve().parents[1] / "data" / "cases.toml"
 
 
 def load_cases(path: Path | str) -> list[Case]:
@@ -320,51 +318,6 @@ def learning_curve(episodes_csv: Path, steps: int) -> list[float | None]:
 # --------------------------------------------------------------------------
 
 
-def interquartile_mean(values: np.ndarray, axis: int = -1) -> np.ndarray:
-    """The mean of the middle 50% (``trim_mean`` cutting 25% from each end)."""
-    from scipy.stats import trim_mean
-
-    return trim_mean(values, 0.25, axis=axis)
-
-
-def _bootstrap_interval(samples: Sequence[np.ndarray], statistic: Callable) -> tuple[float, float]:
-    """95% percentile bootstrap interval; resamples each sample separately (stratified).
-
-    A sample of one observation is the same in every resample, so it is held fixed (scipy
-    refuses to resample it). Fewer than two observations in all: no interval (NaN).
-    """
-    from scipy.stats import bootstrap
-
-    pooled = np.concatenate(samples)
-    if len(pooled) < 2:
-        return math.nan, math.nan
-    if np.ptp(pooled) == 0:
-        value = float(statistic(*samples, axis=-1))
-        return value, value
-    varying = [s for s in samples if len(s) > 1]
-    fixed = [s for s in samples if len(s) == 1]
-    if not varying:
-        value = float(statistic(*samples, axis=-1))
-        return value, value
-
-    def with_fixed(*resampled: np.ndarray, axis: int = -1) -> np.ndarray:
-        batch = resampled[0].shape[:-1]
-        held = [np.broadcast_to(s, (*batch, 1)) for s in fixed]
-        return statistic(*resampled, *held, axis=axis)
-
-    result = bootstrap(
-        tuple(varying),
-        with_fixed,
-        n_resamples=10_000,
-        confidence_level=0.95,
-        method="percentile",
-        vectorized=True,
-        rng=np.random.default_rng(0),
-    )
-    interval = result.confidence_interval
-    return float(interval.low), float(interval.high)
-
-
 def judge(case: Case, device: str, runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The verdict of one (case, device) from its runs' records."""
     verdict: dict[str, Any] = {
@@ -387,8 +340,8 @@ def judge(case: Case, device: str, runs: Sequence[dict[str, Any]]) -> dict[str, 
     if finals.size == 0:
         return {**verdict, "status": "error", "passed": False}
     iqm = float(interquartile_mean(finals))
-    low, high = _bootstrap_interval([finals], interquartile_mean)
-    passed = iqm >= case.threshold and not errors
+    low, high = bootstrap_interval([finals], interquartile_mean)
+    passed = passes(iqm, case.threshold, crashed=bool(errors))
     return {
         **verdict,
         "iqm": iqm,
@@ -402,16 +355,9 @@ def judge(case: Case, device: str, runs: Sequence[dict[str, Any]]) -> dict[str, 
 def false_failure_rate(
     case: Case, finals: Sequence[float], seeds: int, resamples: int = 100_000
 ) -> float:
-    """P(the IQM of ``seeds`` runs misses the threshold), seeds drawn from ``finals``.
-
-    ``finals`` are final returns of runs of a correct implementation (calibration sweeps);
-    each resample draws ``seeds`` of them with replacement, as a fresh sweep draws seeds.
-    The estimate is only as good as ``finals`` is large: a failure mode never observed
-    counts as impossible (regression/README.md gives the binomial bound alongside).
-    """
-    rng = np.random.default_rng(0)
-    draws = rng.choice(np.asarray(finals, dtype=float), size=(resamples, seeds), replace=True)
-    return float(np.mean(interquartile_mean(draws, axis=1) < case.threshold))
+    """P(the IQM of ``seeds`` runs misses the case's threshold), seeds drawn from ``finals``
+    (see :func:`drlspec.harness.gate.false_failure_rate`)."""
+    return gate.false_failure_rate(finals, case.threshold, seeds, resamples)
 
 
 def aggregate(cases: Sequence[Case], device: str, runs: Sequence[dict]) -> dict | None:
@@ -427,15 +373,11 @@ def aggregate(cases: Sequence[Case], device: str, runs: Sequence[dict]) -> dict 
             samples.append(case.normalized(np.asarray(finals, dtype=float)))
     if not samples:
         return None
-
-    def pooled_iqm(*groups: np.ndarray, axis: int = -1) -> np.ndarray:
-        return interquartile_mean(np.concatenate(groups, axis=axis), axis=axis)
-
-    low, high = _bootstrap_interval(samples, pooled_iqm)
+    normalized_iqm, low, high = stratified_iqm(samples)
     return {
         "device": device,
         "cases": len(samples),
-        "normalized_iqm": float(pooled_iqm(*samples)),
+        "normalized_iqm": normalized_iqm,
         "ci_low": low,
         "ci_high": high,
     }
@@ -512,7 +454,7 @@ def plot_curves(
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    from drlspec.agents.common import atomic_write_bytes
+    from drlspec.agents.files import atomic_write_bytes
 
     shown = [c for c in cases if any(r["case"] == c.name and r.get("curve") for r in runs)]
     if not shown:
@@ -583,7 +525,7 @@ def write_results(
     keeps runs outside its selection in the file without judging them).
     """
     judged = runs if judged is None else judged
-    from drlspec.agents.common import atomic_write_text
+    from drlspec.agents.files import atomic_write_text
 
     document: dict[str, Any] = {
         **meta,

@@ -9,10 +9,19 @@ a ratio to the yardstick under the same load.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
 from drlspec.harness.bench import YARDSTICK_NOMINAL_SECONDS, calibrate_yardstick
+
+# The peers' adapters (peers/, not part of the installed package) are imported as `peers.…`
+# from the repository root, as `python peers/run.py` and `drlspec verify … peers.x:f` do.
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 
 def pytest_configure(config) -> None:

@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 import torch
-from peer_kernels import peers_of
 
 from drlspec.contracts import CONTRACTS
 from drlspec.fast import FAST_KERNELS
 from drlspec.harness.bench import CASES, check_output, prepare, yardstick
 from drlspec.harness.target import load_object
+from peers.benchmarks import peers_of  # the repository root is on sys.path: conftest.py
 
 SLOW_CALL_SECONDS = 0.25  # above this, a fixed three rounds: enough for a median
 

@@ -1,13 +1,17 @@
-"""Peers' equivalents of the contracts' kernels, set up on the benchmark cases' inputs.
+"""The peers' kernels set up on the benchmark cases' inputs, for ``regression/benchmarks``.
 
-Each function takes a :class:`drlspec.harness.bench.BenchCase`'s inputs and
-returns ``(call, result)``: ``call()`` runs the peer's kernel alone on inputs
-already laid out the peer's way (the layout is not timed), ``result()`` runs it
-once more and returns the answer in the contract's layout, or ``None`` where
-the peer's interface differs from the contract on purpose (see docs/peers.md)
-and no comparison is meaningful. A peer that is not installed raises
-``ImportError``; the benchmark module skips nothing silently: the bench tox env
-installs every peer.
+The benchmark side of the adapters in this folder: each function takes a
+:class:`drlspec.harness.bench_cases.BenchCase`'s inputs and returns ``(call, result)``:
+``call()`` runs the peer's kernel alone on inputs already laid out the peer's way (the
+layout is not timed), ``result()`` runs it once more and returns the answer in the
+contract's layout, or ``None`` where the peer's interface differs from the contract on
+purpose (see docs/peers.md) and no comparison is meaningful. What a contract adapter and
+its benchmark share (SB3's buffer, torchrl's layout) is written once, in the adapter's
+module.
+
+Peers are imported inside each function, so that the registry (``peers_of``) is collected
+without them. A peer that is not installed raises ``ImportError`` when its benchmark runs;
+the benchmark module skips nothing silently: the bench tox env installs every peer.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from peers.torchrl_layout import from_torchrl, to_torchrl
 
 Prepared = tuple[Callable[[], Any], Callable[[], Any]]
 
@@ -28,20 +34,11 @@ def sb3_gae(args: tuple) -> Prepared:
     reads ``V(s_{t+1})`` from ``values[t + 1]``, so its answer is not compared
     here (docs/peers.md compares it on collector-made rollouts).
     """
-    from gymnasium import spaces
-    from stable_baselines3.common.buffers import RolloutBuffer
+    from peers.sb3_gae import rollout_buffer
 
     rewards, values, next_values, terminated, truncated, gamma, lam = args
     steps, envs = rewards.shape
-    buffer = RolloutBuffer(
-        steps,
-        spaces.Box(-1.0, 1.0, (1,), dtype=np.float32),
-        spaces.Discrete(2),
-        device="cpu",
-        gae_lambda=lam,
-        gamma=gamma,
-        n_envs=envs,
-    )
+    buffer = rollout_buffer(steps, envs, gamma, lam)
     dones = (terminated | truncated).numpy()
     buffer.rewards[:] = rewards.numpy()
     buffer.values[:] = values.numpy()
@@ -63,8 +60,8 @@ def _torchrl_gae(vectorised: bool, args: tuple) -> Prepared:
     function = vec_generalized_advantage_estimate if vectorised else generalized_advantage_estimate
     rewards, values, next_values, terminated, truncated, gamma, lam = args
 
-    def layout(x: torch.Tensor) -> torch.Tensor:  # [T, N] -> torchrl's [N, T, 1]
-        return x.T.unsqueeze(-1).contiguous()
+    def layout(x: torch.Tensor) -> torch.Tensor:  # laid out once, contiguous, before timing
+        return to_torchrl(x).contiguous()
 
     inputs = (
         layout(values),
@@ -77,7 +74,7 @@ def _torchrl_gae(vectorised: bool, args: tuple) -> Prepared:
     def call() -> torch.Tensor:
         return function(gamma, lam, *inputs)[0]
 
-    return call, lambda: call().squeeze(-1).T
+    return call, lambda: from_torchrl(call())
 
 
 def torchrl_gae(args: tuple) -> Prepared:
@@ -123,12 +120,12 @@ def torchrl_reward2go(args: tuple) -> Prepared:
     from torchrl.objectives.value.functional import reward2go
 
     rewards, dones, gamma = args
-    r, d = rewards.T.unsqueeze(-1).contiguous(), dones.T.unsqueeze(-1).contiguous()
+    r, d = to_torchrl(rewards).contiguous(), to_torchrl(dones).contiguous()
 
     def call() -> torch.Tensor:
         return reward2go(r, d, gamma)
 
-    return call, lambda: call().squeeze(-1).T
+    return call, lambda: from_torchrl(call())
 
 
 def torchrl_td0(args: tuple) -> Prepared:
