@@ -1,6 +1,6 @@
 """The pytest entry of the convergence table: ``pytest regression -m convergence``.
 
-Items are (case, device) pairs of ``regression/cases.toml``, in two tiers:
+Items are (case, device) pairs of ``reference/data/cases.toml``, in two tiers:
 
 * ``convergence``: every case with its full seed count (``pytest regression -m convergence``);
 * ``smoke``: the cases with ``smoke_seeds``, at that many seeds. Without ``-m`` only the smoke
@@ -127,7 +127,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     names = {entry["verdict"]["case"] for entry in _collected}
     cases = [case for case in _cases() if case.name in names]
     runs = [run for entry in _collected for run in entry["runs"]]
-    from drlspec.agents.common import atomic_write_text
+    from drlspec.agents.files import atomic_write_text
 
     document = {
         "entry": "pytest",

@@ -1,6 +1,6 @@
 """Convergence of every agent on its table case: IQM over seeds reaches the threshold.
 
-Items come from ``regression/cases.toml`` (see ``regression/conftest.py``): the smoke tier runs
+Items come from ``reference/data/cases.toml`` (see ``regression/conftest.py``): the smoke tier runs
 by default, the full table with ``pytest regression -m convergence`` (or ``tox -e
 regression``, which runs the same cases through ``drlspec regress``).
 """

@@ -1,7 +1,7 @@
 """Fingerprints: the first updates of a short fixed-seed CPU run of every agent.
 
 A convergence run takes minutes; a fingerprint takes a second or two. Each entry of
-``regression/fingerprints.json`` names an algorithm, an environment, a step budget and config
+``reference/data/fingerprints.json`` names an algorithm, an environment, a step budget and config
 overrides small enough for a handful of updates, and stores the rows of the run's
 ``updates.csv`` (losses, KL, entropy, ...). ``regression/test_fingerprints.py`` reruns every
 entry and compares: the same steps, the same columns, every value within
@@ -88,7 +88,8 @@ UPDATES = 10
 
 
 def default_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "regression" / "fingerprints.json"
+    """The fingerprints shipped with the package (``reference/data/fingerprints.json``)."""
+    return Path(__file__).resolve().parents[1] / "data" / "fingerprints.json"
 
 
 def spec_of(entry: dict[str, Any]) -> dict[str, Any]:
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         if changed:
             print(f"{changed} fingerprint(s) differ; rerun with --update to accept them")
         return 1 if changed else 0
-    from drlspec.agents.common import atomic_write_text
+    from drlspec.agents.files import atomic_write_text
 
     document = {
         "about": "First updates of short seed-1 CPU runs; regenerate with "
