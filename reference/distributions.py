@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from drlspec._checks import check_floating, check_same_device, check_shape
+from drlspec.checks import check_floating, check_same_device, check_shape
 
 __all__ = ["categorical_kl", "gaussian_kl"]
 

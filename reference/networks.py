@@ -11,7 +11,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from drlspec._checks import check_observations, check_positive_int
+from drlspec.checks import check_observations, check_positive_int
 from drlspec.value import dueling_aggregate
 
 __all__ = ["DuelingQNetwork", "QNetwork", "mlp"]

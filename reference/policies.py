@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from drlspec._checks import check_floating, check_observations, check_positive_int
+from drlspec.checks import check_floating, check_observations, check_positive_int
 from drlspec.distributions import categorical_kl, gaussian_kl
 from drlspec.networks import mlp
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from drlspec._checks import check_floating, check_same_device, check_scalar, check_shape
+from drlspec.checks import check_floating, check_same_device, check_scalar, check_shape
 
 __all__ = ["adapt_kl_beta", "kl_penalty_objective", "policy_gradient_loss", "ppo_clip_objective"]
 

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from drlspec._checks import check_floating, check_scalar, check_shape, check_unit_interval
+from drlspec.checks import check_floating, check_scalar, check_shape, check_unit_interval
 
 __all__ = [
     "PrioritizedReplayBatch",
@@ -51,7 +51,7 @@ __all__ = [
 # --------------------------------------------------------------------------
 
 
-def _as_numpy(name: str, x: object) -> np.ndarray:
+def as_numpy(name: str, x: object) -> np.ndarray:
     """A numpy view of a torch tensor or numpy array; anything else is a ``TypeError``."""
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
@@ -60,14 +60,14 @@ def _as_numpy(name: str, x: object) -> np.ndarray:
     raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(x).__name__}")
 
 
-def _check_positive_int(name: str, value: object) -> int:
+def check_positive_count(name: str, value: object) -> int:
     """A positive int (torch and numpy scalars included): sizes, capacities, counts."""
     return check_scalar(
         name, value, integer=True, low=1, numpy=True, kind="a positive int", rule="a positive int"
     )
 
 
-def _check_non_negative_number(name: str, value: object) -> float:
+def check_non_negative_number(name: str, value: object) -> float:
     """A finite number >= 0 (torch and numpy scalars included): exponents, offsets."""
     return check_scalar(
         name,
@@ -79,9 +79,9 @@ def _check_non_negative_number(name: str, value: object) -> float:
     )
 
 
-def _check_indices(name: str, indices: object, bound: int) -> np.ndarray:
+def check_indices(name: str, indices: object, bound: int) -> np.ndarray:
     """A 1-D integer array with every entry in ``[0, bound)``."""
-    array = _as_numpy(name, indices)
+    array = as_numpy(name, indices)
     if array.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integers, got dtype {array.dtype}")
     if array.ndim != 1:
@@ -95,9 +95,9 @@ def _check_indices(name: str, indices: object, bound: int) -> np.ndarray:
     return array.astype(np.int64, copy=False)
 
 
-def _check_finite_reals(name: str, values: object, length: int | None = None) -> np.ndarray:
+def check_finite_reals(name: str, values: object, length: int | None = None) -> np.ndarray:
     """A 1-D real (not bool) array, ``[length]`` if given, holding no NaN or inf, as float64."""
-    array = _as_numpy(name, values)
+    array = as_numpy(name, values)
     if array.dtype.kind not in "fiu":
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
     if array.ndim != 1 or (length is not None and array.shape[0] != length):
@@ -146,7 +146,7 @@ def per_probabilities(priorities: torch.Tensor, alpha: float) -> torch.Tensor:
         raise ValueError("priorities must be finite (no NaN or inf)")
     if bool((priorities < 0).any()):
         raise ValueError("priorities must be non-negative")
-    alpha = _check_non_negative_number("alpha", alpha)
+    alpha = check_non_negative_number("alpha", alpha)
     largest = priorities.max()
     if alpha == 0.0:
         return torch.full_like(priorities, 1.0 / priorities.shape[0])
@@ -191,7 +191,7 @@ def importance_weights(probabilities: torch.Tensor, size: int, beta: float) -> t
         raise ValueError("probabilities must hold at least one probability, got shape [0]")
     if not bool(((probabilities > 0) & (probabilities <= 1)).all()):
         raise ValueError("probabilities must lie in (0, 1] (a sampled transition has P > 0)")
-    _check_positive_int("size", size)
+    check_positive_count("size", size)
     beta = check_unit_interval("beta", beta)
     return (probabilities.min() / probabilities) ** beta
 
@@ -223,7 +223,7 @@ class SumTree:
     """
 
     def __init__(self, capacity: int) -> None:
-        self.capacity = _check_positive_int("capacity", capacity)
+        self.capacity = check_positive_count("capacity", capacity)
         self.depth = (self.capacity - 1).bit_length()  # 0 for capacity 1
         self.size = 1 << self.depth
         # Node 0 is unused; the root is node 1.
@@ -239,8 +239,8 @@ class SumTree:
         range, negative, NaN or infinite priority, mismatched shapes) and
         leaves the tree unchanged.
         """
-        indices = _check_indices("indices", indices, self.capacity)
-        priorities = _check_finite_reals("priorities", priorities, indices.shape[0])
+        indices = check_indices("indices", indices, self.capacity)
+        priorities = check_finite_reals("priorities", priorities, indices.shape[0])
         if (priorities < 0).any():
             raise ValueError("priorities must be non-negative")
         if indices.size == 0:
@@ -262,7 +262,7 @@ class SumTree:
 
     def get(self, indices: Any) -> np.ndarray:
         """``[K]`` float64: the priorities last written at ``indices`` (0 if never written)."""
-        indices = _check_indices("indices", indices, self.capacity)
+        indices = check_indices("indices", indices, self.capacity)
         return self._tree[indices + self.size].copy()
 
     def find(self, prefix_sums: Any) -> np.ndarray:
@@ -281,7 +281,7 @@ class SumTree:
         positive. (``u = total()`` is accepted and gives the last positive
         leaf, because ``(k + r) * total / K`` can round up to it.)
         """
-        u = _check_finite_reals("prefix_sums", prefix_sums)
+        u = check_finite_reals("prefix_sums", prefix_sums)
         total = self._tree[1]
         if not total > 0:
             raise ValueError("find needs a tree with total() > 0; every priority is zero")
@@ -367,7 +367,7 @@ class ReplayBuffer:
         observation_dtype: Any = np.float32,
         action_dtype: Any = np.int64,
     ) -> None:
-        self.capacity = _check_positive_int("capacity", capacity)
+        self.capacity = check_positive_count("capacity", capacity)
         self.observation_shape = tuple(int(d) for d in observation_shape)
         self.action_shape = tuple(int(d) for d in action_shape)
         observation_dtype = np.dtype(observation_dtype)
@@ -489,7 +489,7 @@ class ReplayBuffer:
         """Hook for subclasses: ``slots`` now hold new transitions."""
 
     def _check_batch_size(self, batch_size: int, rng: Any) -> int:
-        batch_size = _check_positive_int("batch_size", batch_size)
+        batch_size = check_positive_count("batch_size", batch_size)
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         if batch_size > self._size:
@@ -565,10 +565,10 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         eps: float = 1e-6,
     ) -> None:
         super().__init__(capacity, observation_shape, action_shape, observation_dtype, action_dtype)
-        self.alpha = _check_non_negative_number("alpha", alpha)
+        self.alpha = check_non_negative_number("alpha", alpha)
         self.beta0 = check_unit_interval("beta0", beta0)
-        self.beta_steps = _check_positive_int("beta_steps", beta_steps)
-        self.eps = _check_non_negative_number("eps", eps)
+        self.beta_steps = check_positive_count("beta_steps", beta_steps)
+        self.eps = check_non_negative_number("eps", eps)
         self.tree = SumTree(self.capacity)
         self.max_priority = 1.0
         self.samples_drawn = 0
@@ -584,8 +584,8 @@ class PrioritizedReplayBuffer(ReplayBuffer):
 
     def update_priorities(self, indices: Any, td_errors: Any) -> None:
         """Set ``p_i = |td_error_i| + eps`` for the sampled ``indices`` (last write wins)."""
-        indices = _check_indices("indices", indices, self._size)
-        td_errors = _check_finite_reals("td_errors", td_errors, indices.shape[0])
+        indices = check_indices("indices", indices, self._size)
+        td_errors = check_finite_reals("td_errors", td_errors, indices.shape[0])
         priorities = np.abs(td_errors) + self.eps
         if priorities.size == 0:
             return
@@ -594,7 +594,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
 
     def probabilities(self, indices: Any) -> np.ndarray:
         """``[K]`` float64: ``P(i)`` of stored transitions."""
-        indices = _check_indices("indices", indices, self._size)
+        indices = check_indices("indices", indices, self._size)
         return self.tree.get(indices) / self.tree.total()
 
     def sample(

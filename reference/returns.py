@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from drlspec._checks import (
+from drlspec.checks import (
     check_flags,
     check_floating,
     check_same_device,

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
-from drlspec._checks import (
+from drlspec.checks import (
     check_floating,
     check_positive_int,
     check_same_device,

@@ -12,7 +12,7 @@ from typing import Literal
 
 import torch
 
-from drlspec._checks import check_floating, check_shape
+from drlspec.checks import check_floating, check_shape
 from drlspec.returns import td_target
 
 __all__ = ["double_dqn_target", "dqn_target", "dueling_aggregate"]

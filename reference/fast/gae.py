@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from drlspec import returns
-from drlspec._checks import (
+from drlspec.checks import (
     check_unit_interval,
 )
 

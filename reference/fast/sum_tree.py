@@ -20,10 +20,10 @@ import numba
 import numpy as np
 
 from drlspec.replay import (
-    _as_numpy,
-    _check_finite_reals,
-    _check_indices,
-    _check_positive_int,
+    as_numpy,
+    check_finite_reals,
+    check_indices,
+    check_positive_count,
 )
 
 __all__ = ["SumTree"]
@@ -81,7 +81,7 @@ class SumTree:
     """
 
     def __init__(self, capacity: int) -> None:
-        self.capacity = _check_positive_int("capacity", capacity)
+        self.capacity = check_positive_count("capacity", capacity)
         self.depth = (self.capacity - 1).bit_length()
         self.size = 1 << self.depth
         self._tree = np.zeros(2 * self.size, dtype=np.float64)
@@ -90,10 +90,10 @@ class SumTree:
         return self.capacity
 
     def _indices(self, indices: Any) -> np.ndarray:
-        """As the reference's ``_check_indices``, with the range test compiled (one pass)."""
-        array = _as_numpy("indices", indices)
+        """As the reference's ``check_indices``, with the range test compiled (one pass)."""
+        array = as_numpy("indices", indices)
         if array.dtype != np.int64 or array.ndim != 1:
-            return _check_indices("indices", array, self.capacity)
+            return check_indices("indices", array, self.capacity)
         position = _first_outside(array, 0, self.capacity - 1)
         if position >= 0:
             raise ValueError(
@@ -105,14 +105,14 @@ class SumTree:
     def update(self, indices: Any, priorities: Any) -> None:
         """Set ``priority[indices[k]] = priorities[k]`` in order (the last write wins)."""
         indices = self._indices(indices)
-        array = _as_numpy("priorities", priorities)
+        array = as_numpy("priorities", priorities)
         if array.dtype == np.float64 and array.shape == indices.shape:
             # Finite and non-negative in one compiled pass; errors worded by the reference's checks.
             if _first_outside(array, 0.0, np.inf) >= 0 or not np.isfinite(array.max(initial=0)):
-                array = _check_finite_reals("priorities", array, indices.shape[0])
+                array = check_finite_reals("priorities", array, indices.shape[0])
                 raise ValueError("priorities must be non-negative")
         else:
-            array = _check_finite_reals("priorities", array, indices.shape[0])
+            array = check_finite_reals("priorities", array, indices.shape[0])
             if (array < 0).any():
                 raise ValueError("priorities must be non-negative")
         if indices.size:
@@ -128,15 +128,15 @@ class SumTree:
 
     def find(self, prefix_sums: Any) -> np.ndarray:
         """``[K]`` int64: for each ``u`` in ``[0, total()]``, the leaf whose interval holds it."""
-        u = _as_numpy("prefix_sums", prefix_sums)
+        u = as_numpy("prefix_sums", prefix_sums)
         if u.dtype != np.float64 or u.ndim != 1:
-            u = _check_finite_reals("prefix_sums", u)
+            u = check_finite_reals("prefix_sums", u)
         total = self._tree[1]
         if not total > 0:
             raise ValueError("find needs a tree with total() > 0; every priority is zero")
         bad = _first_outside(u, 0.0, total)
         if bad >= 0:
-            _check_finite_reals("prefix_sums", u)  # NaN and inf get the reference's message
+            check_finite_reals("prefix_sums", u)  # NaN and inf get the reference's message
             raise ValueError(
                 f"prefix_sums must lie in [0, total()] = [0, {total!r}], "
                 f"got {u[bad]!r} at position {bad}"

@@ -29,7 +29,7 @@ import torch
 from drlspec.contracts import Contract, get_contract
 from drlspec.harness.bench_cases import CASES, SEED, BenchCase, cases_of, find_case
 from drlspec.harness.sandbox import Limits, run_isolated
-from drlspec.harness.target import UsageError, _from_backend, _to_backend, load_object
+from drlspec.harness.target import UsageError, from_backend, load_object, to_backend
 
 __all__ = [
     "CASES",
@@ -72,12 +72,12 @@ def prepare(case: BenchCase, obj: Any, backend: str = "torch", dtype: Any = torc
     args = case.inputs(dtype)
     if case.workload is not None:
         return _prepare_sum_tree(case.workload, obj, backend, args)
-    converted = _to_backend(_fresh(args), backend)
+    converted = to_backend(_fresh(args), backend)
 
     def call() -> Any:
         return obj(*converted)
 
-    return Prepared(call, lambda: _from_backend(obj(*_to_backend(_fresh(args), backend))))
+    return Prepared(call, lambda: from_backend(obj(*to_backend(_fresh(args), backend))))
 
 
 def _prepare_sum_tree(workload: str, cls: Any, backend: str, args: tuple) -> Prepared:
@@ -92,11 +92,11 @@ def _prepare_sum_tree(workload: str, cls: Any, backend: str, args: tuple) -> Pre
 
     def filled() -> Any:
         tree = cls(capacity)
-        tree.update(*_to_backend((torch.arange(capacity), priorities), backend))
+        tree.update(*to_backend((torch.arange(capacity), priorities), backend))
         return tree
 
     tree = filled()
-    fractions_b, indices_b, new_priorities_b = _to_backend(
+    fractions_b, indices_b, new_priorities_b = to_backend(
         (fractions, indices, new_priorities), backend
     )
 
@@ -118,9 +118,9 @@ def _prepare_sum_tree(workload: str, cls: Any, backend: str, args: tuple) -> Pre
 
     def observe() -> tuple:
         fresh_tree = filled()
-        touched = _from_backend(run(fresh_tree))
-        total = float(_from_backend(fresh_tree.total()))
-        got = _from_backend(fresh_tree.get(_to_backend(touched, backend)))
+        touched = from_backend(run(fresh_tree))
+        total = float(from_backend(fresh_tree.total()))
+        got = from_backend(fresh_tree.get(to_backend(touched, backend)))
         return workload, touched, total, got
 
     return Prepared(lambda: run(tree), observe)

@@ -131,11 +131,11 @@ def _describe_value(value: Any) -> str:
     return repr(value)
 
 
-def _to_backend(value: Any, backend: str) -> Any:
+def to_backend(value: Any, backend: str) -> Any:
     if backend == "numpy" and isinstance(value, torch.Tensor):
         return value.detach().cpu().numpy().copy()
     if isinstance(value, (list, tuple)):
-        return type(value)(_to_backend(v, backend) for v in value)
+        return type(value)(to_backend(v, backend) for v in value)
     return value
 
 
@@ -211,15 +211,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _from_backend(value: Any) -> Any:
+def from_backend(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return torch.from_numpy(np.array(value, copy=True))
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, tuple):
-        return tuple(_from_backend(v) for v in value)
+        return tuple(from_backend(v) for v in value)
     if isinstance(value, list):
-        return [_from_backend(v) for v in value]
+        return [from_backend(v) for v in value]
     return _plain(value)
 
 
@@ -321,7 +321,7 @@ class Target:
             if _modified(original, copy, snapshot):
                 argument = names[position] if position < len(names) else f"#{position + 1}"
                 raise InputModified(call, argument)
-        call.result = _from_backend(result)
+        call.result = from_backend(result)
         return call.result
 
     def __call__(self, *args: Any) -> Any:
