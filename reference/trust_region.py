@@ -377,6 +377,14 @@ def conjugate_gradient(
     return solution
 
 
+def _check_max_kl(max_kl: object) -> float:
+    """The trust region's radius: a finite number > 0 (kkt_step and line_search)."""
+    return check_scalar(
+        "max_kl", max_kl, low=0.0, strict=True, rule="positive", finite_rule="finite",
+        show_float=True,
+    )  # fmt: skip
+
+
 def kkt_step(
     direction: torch.Tensor,
     h_direction: torch.Tensor,
@@ -410,15 +418,7 @@ def kkt_step(
     _check_flat("direction", direction, "D")
     _check_flat("h_direction", h_direction, direction.shape[0])
     check_same_device(direction=direction, h_direction=h_direction)
-    max_kl = check_scalar(
-        "max_kl",
-        max_kl,
-        low=0.0,
-        strict=True,
-        rule="positive",
-        finite_rule="finite",
-        show_float=True,
-    )
+    max_kl = _check_max_kl(max_kl)
 
     curvature = direction @ h_direction.to(direction.dtype)
     if not curvature > 0:
@@ -482,15 +482,7 @@ def line_search(
     _check_flat("params", params, "D")
     _check_flat("full_step", full_step, params.shape[0])
     check_same_device(params=params, full_step=full_step)
-    max_kl = check_scalar(
-        "max_kl",
-        max_kl,
-        low=0.0,
-        strict=True,
-        rule="positive",
-        finite_rule="finite",
-        show_float=True,
-    )
+    max_kl = _check_max_kl(max_kl)
     backtrack = check_scalar(
         "backtrack",
         backtrack,
