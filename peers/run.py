@@ -11,9 +11,9 @@ that docs/peers.md gets updated with it.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -22,55 +22,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-EVERY_PROPERTY = frozenset({"*"})  # stands for "every property of the contract fails"
+from peers.checks import ADAPTER_MODULES, EVERY_PROPERTY, Check  # noqa: E402
 
 
-@dataclass
-class Check:
-    """One adapter verified against one contract, and the verdict docs/peers.md records."""
-
-    contract: str
-    target: str
-    expected_failures: frozenset[str] = field(default_factory=frozenset)
-    note: str = ""
-
-
-CHECKS = [
-    Check(
-        "gae",
-        "peers.sb3_gae:gae",
-        frozenset({"test_matches_double_sum", "test_lam_zero_is_td_error"}),
-        "differs on purpose: V(s_{t+1}) is values[t+1] inside an episode",
-    ),
-    Check("gae", "peers.torchrl_gae:gae"),
-    Check(
-        "gae",
-        "peers.torchrl_gae:vec_gae",
-        EVERY_PROPERTY,
-        "wrong: IndexError when gamma * lam < 1e-7 (lam = 0 included)",
-    ),
-    Check("gae", "peers.torchrl_gae:vec_gae_where_defined", note="diagnostic"),
-    Check(
-        "discounted_returns",
-        "peers.torchrl_returns:discounted_returns",
-        frozenset(
-            {
-                "test_matches_definition",
-                "test_satisfies_recursion",
-                "test_nothing_flows_back_across_done",
-                "test_linear_in_rewards",
-                "test_gamma_zero_gives_rewards",
-                "test_columns_permute",
-                "test_columns_independent",
-                "test_flag_dtypes_agree",
-            }
-        ),
-        "wrong: IndexError when gamma < 1e-7 (gamma = 0 included)",
-    ),
-    Check("discounted_returns", "peers.torchrl_returns:td1_returns"),
-    Check("discounted_returns", "peers.torchrl_returns:reward2go_where_defined", note="diagnostic"),
-    Check("td_target", "peers.torchrl_returns:td_target"),
-]
+def gather_checks() -> list[Check]:
+    """Every adapter module's ``CHECKS``, in the order of :data:`ADAPTER_MODULES`."""
+    checks = []
+    for name in ADAPTER_MODULES:
+        checks += importlib.import_module(name).CHECKS
+    return checks
 
 
 def sb3_on_consistent_rollouts(cases: int = 300) -> list[str]:
@@ -125,7 +85,13 @@ def _run_check(check: Check, max_examples: int | None) -> tuple[frozenset[str], 
     from drlspec.harness import verify
 
     start = time.perf_counter()
-    result = verify(check.contract, check.target, device="cpu", max_examples=max_examples)
+    result = verify(
+        check.contract,
+        check.target,
+        backend=check.backend,
+        device="cpu",
+        max_examples=max_examples,
+    )
     failed = frozenset(r.name for r in result.results if not r.passed)
     if failed and len(failed) == len(result.results):
         failed = EVERY_PROPERTY
@@ -144,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     rows = []
-    for check in CHECKS:
+    for check in gather_checks():
         expected = "FAIL" if check.expected_failures else "PASS"
         try:
             failed, count, seconds = _run_check(check, args.max_examples)

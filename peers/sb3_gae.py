@@ -25,6 +25,8 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 
+from peers.checks import Check
+
 __all__ = ["gae", "rollout_buffer"]
 
 
@@ -65,3 +67,13 @@ def gae(rewards, values, next_values, terminated, truncated, gamma, lam):
         episode_start = dones[t]
     buffer.compute_returns_and_advantage(last_values=next_values[-1], dones=dones[-1])
     return torch.from_numpy(buffer.advantages.copy())
+
+
+CHECKS = [
+    Check(
+        "gae",
+        "peers.sb3_gae:gae",
+        frozenset({"test_matches_double_sum", "test_lam_zero_is_td_error"}),
+        "differs on purpose: V(s_{t+1}) is values[t+1] inside an episode",
+    ),
+]

@@ -14,6 +14,7 @@ from torchrl.objectives.value.functional import (
     vec_generalized_advantage_estimate,
 )
 
+from peers.checks import EVERY_PROPERTY, Check
 from peers.torchrl_layout import GEOMETRIC_THRESHOLD, from_torchrl, to_torchrl
 
 __all__ = ["gae", "vec_gae", "vec_gae_where_defined"]
@@ -68,3 +69,15 @@ def vec_gae_where_defined(rewards, values, next_values, terminated, truncated, g
     the threshold is the vectorised version's only disagreement with the contract."""
     function = vec_gae if gamma * lam >= GEOMETRIC_THRESHOLD else gae
     return function(rewards, values, next_values, terminated, truncated, gamma, lam)
+
+
+CHECKS = [
+    Check("gae", "peers.torchrl_gae:gae"),
+    Check(
+        "gae",
+        "peers.torchrl_gae:vec_gae",
+        EVERY_PROPERTY,
+        "wrong: IndexError when gamma * lam < 1e-7 (lam = 0 included)",
+    ),
+    Check("gae", "peers.torchrl_gae:vec_gae_where_defined", note="diagnostic"),
+]

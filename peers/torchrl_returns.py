@@ -20,6 +20,7 @@ from torchrl.objectives.value.functional import (
     td1_return_estimate,
 )
 
+from peers.checks import Check
 from peers.torchrl_layout import GEOMETRIC_THRESHOLD
 
 __all__ = ["discounted_returns", "reward2go_where_defined", "td1_returns", "td_target"]
@@ -48,3 +49,27 @@ def reward2go_where_defined(rewards, dones, gamma):
 def td_target(rewards, next_values, terminated, gamma):
     """``td0_return_estimate`` on ``[B]`` arrays (it is elementwise)."""
     return td0_return_estimate(gamma, next_values, rewards, terminated.bool())
+
+
+CHECKS = [
+    Check(
+        "discounted_returns",
+        "peers.torchrl_returns:discounted_returns",
+        frozenset(
+            {
+                "test_matches_definition",
+                "test_satisfies_recursion",
+                "test_nothing_flows_back_across_done",
+                "test_linear_in_rewards",
+                "test_gamma_zero_gives_rewards",
+                "test_columns_permute",
+                "test_columns_independent",
+                "test_flag_dtypes_agree",
+            }
+        ),
+        "wrong: IndexError when gamma < 1e-7 (gamma = 0 included)",
+    ),
+    Check("discounted_returns", "peers.torchrl_returns:td1_returns"),
+    Check("discounted_returns", "peers.torchrl_returns:reward2go_where_defined", note="diagnostic"),
+    Check("td_target", "peers.torchrl_returns:td_target"),
+]

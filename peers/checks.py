@@ -1,0 +1,32 @@
+"""What ``peers/run.py`` checks: each adapter against its contract, with the recorded verdict.
+
+Each adapter module declares its own ``CHECKS`` next to the adapters, so that
+the verdict docs/peers.md records sits beside the code it is about;
+``peers/run.py`` gathers them from :data:`ADAPTER_MODULES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["ADAPTER_MODULES", "EVERY_PROPERTY", "Check"]
+
+EVERY_PROPERTY = frozenset({"*"})  # stands for "every property of the contract fails"
+
+# The modules whose CHECKS peers/run.py runs, in the order of the table it prints.
+ADAPTER_MODULES = [
+    "peers.sb3_gae",
+    "peers.torchrl_gae",
+    "peers.torchrl_returns",
+]
+
+
+@dataclass
+class Check:
+    """One adapter verified against one contract, and the verdict docs/peers.md records."""
+
+    contract: str
+    target: str
+    expected_failures: frozenset[str] = field(default_factory=frozenset)
+    note: str = ""
+    backend: str = "torch"
