@@ -2,6 +2,24 @@
 
 Spec: Trust region. Seed: :four: TRPO / 共轭梯度.
 
+The start is part of the contract: CG from ``x_0 = 0`` (the seed, Schulman's
+modular_rl, Spinning Up, baselines). ``iters`` is below ``D`` in TRPO, and a
+truncated CG's answer depends on its start: from 0, ``x_k`` is the point of the
+Krylov space ``span{b, H b, ..., H^(k-1) b}`` closest to ``x*`` in the
+``H``-norm, so ``b = 0`` gives exactly 0, one iteration gives
+``(b.b / b.H b) b``, and ``b . x_k > 0`` (an ascent direction for TRPO) for
+every ``k``. Properties that depend on the start say "from x = 0" in their
+failure messages (:func:`test_first_iteration_from_zero`,
+:func:`test_zero_rhs_gives_zero`, the ``x = 0`` branch of
+:func:`test_residual_tol_over_its_range`, and the bounds, which are relative to
+``||x_0 - x*||_H = ||x*||_H``). Accuracy demands on ``x`` come either from
+``iters`` iterations from 0 (the classical bound, exactness after ``D`` or
+``m`` iterations, the first iteration) with ``residual_tol`` too small to stop
+anything, or from ``residual_tol`` itself: a CG that stopped on its residual
+test has ``||r|| <= max(sqrt(tol), tol)``, so ``||x - x*|| <= ||H^-1|| ||r||``
+(:func:`test_stops_once_residual_is_small`,
+:func:`test_residual_tol_over_its_range`).
+
 The matrices are ``H = Q diag(eigenvalues) Q^T`` from a seeded generator, with
 eigenvalues spread over ``[1, kappa]`` (both ends present), so the condition
 number is known exactly. The implementation only ever receives a
@@ -45,7 +63,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drlspec.properties.assertions import FLOAT32_RTOL, as_cpu_tensor, assert_close
+from drlspec.properties.assertions import FLOAT32_RTOL, as_cpu_tensor
 from drlspec.properties.spd import StructuredSPD, condition_numbers, spd_matrix
 from drlspec.properties.strategies import log_uniform
 
@@ -163,9 +181,23 @@ def _h_norm(matrix: torch.Tensor | StructuredSPD, vector: torch.Tensor) -> float
     return math.sqrt(max(float(vector @ matrix @ vector), 0.0))
 
 
+def _call(impl, device: str, matvec: Matvec, b: torch.Tensor, iters: int, residual_tol: float):
+    """``impl(matvec, b, iters, residual_tol)`` with torch's global generator seeded.
+
+    A CG that draws its start at random (sb3-contrib: ``1e-4 * randn_like(b)``)
+    then gives the same answer when hypothesis replays an example, so it fails
+    with its own message rather than as "flaky". ``fork_rng`` gives the
+    caller's generator state back.
+    """
+    devices = [torch.device(device)] if torch.device(device).type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(0)
+        return impl(matvec, b, iters, residual_tol)
+
+
 def _solve(impl, system: dict, iters: int, residual_tol: float, device: str):
     matvec = Matvec(system["matrix"], device)
-    x = impl(matvec, system["b"].to(device), iters, residual_tol)
+    x = _call(impl, device, matvec, system["b"].to(device), iters, residual_tol)
     return as_cpu_tensor(x, "conjugate_gradient"), matvec
 
 
@@ -178,8 +210,9 @@ def _assert_h_error_at_most(x, system: dict, bound: float, what: str) -> None:
     reference = _h_norm(system["matrix"], system["solution"])
     if error > bound * reference:
         raise AssertionError(
-            f"{what}: ||x - x*||_H = {error:.3g} exceeds {bound:.3g} x ||x*||_H = "
-            f"{bound * reference:.3g} (D = {system['size']}, kappa = {system['condition']:.4g})"
+            f"{what}: ||x - x*||_H = {error:.3g} exceeds {bound:.3g} x ||x_0 - x*||_H = "
+            f"{bound * reference:.3g} with x_0 = 0, the contract's start "
+            f"(D = {system['size']}, kappa = {system['condition']:.4g})"
         )
 
 
@@ -190,7 +223,7 @@ def test_error_within_classical_bound(impl, device, system, iters):
     root = math.sqrt(system["condition"])
     rate = (root - 1) / (root + 1)
     bound = 2 * rate**iters + _rounding(system["condition"])
-    _assert_h_error_at_most(x, system, bound, f"CG error after {iters} iterations")
+    _assert_h_error_at_most(x, system, bound, f"CG error after {iters} iterations from x = 0")
 
 
 @given(system=systems(conditions=st.floats(min_value=1.0, max_value=10.0)))
@@ -198,7 +231,10 @@ def test_exact_after_dimension_iterations(impl, device, system):
     """With iters = D on a well-conditioned H the answer equals torch.linalg.solve to rounding."""
     x, _ = _solve(impl, system, system["size"], _tiny_tolerance(system["b"]), device)
     _assert_h_error_at_most(
-        x, system, _rounding(system["condition"]), "CG after D iterations (exact in theory)"
+        x,
+        system,
+        _rounding(system["condition"]),
+        "CG after D iterations from x = 0 (exact in theory)",
     )
 
 
@@ -216,7 +252,7 @@ def test_m_distinct_eigenvalues_take_m_iterations(impl, device, system):
         x,
         system,
         _rounding(system["condition"]),
-        f"CG after {iters} iterations on H with {iters} distinct eigenvalues",
+        f"CG after {iters} iterations from x = 0 on H with {iters} distinct eigenvalues",
     )
 
 
@@ -238,37 +274,106 @@ def test_calls_matvec_at_most_iters_plus_one(impl, device, system, iters):
     iters=st.integers(min_value=3, max_value=20),
 )
 def test_stops_once_residual_is_small(impl, device, system, index, sign, iters):
-    """b an eigenvector of H: one iteration solves it, then the residual test stops CG."""
+    """b an eigenvector of H: one iteration solves it, then the residual test stops CG.
+
+    ``||b|| = 1`` and ``residual_tol = 1e-4``: the first residual fails the
+    test under every accepted convention (``r.r`` or ``||r||``, ``<`` or
+    ``<=``), and one iteration from ``x_0 = 0`` (the contract's start: ``r_0 =
+    b`` is an eigenvector) leaves a residual of rounding size, far below it.
+    So at most 2 products (one iteration, plus an optional initial residual);
+    from another start ``r_0`` is no eigenvector and a second one may be
+    needed. The accuracy demanded is only what the residual test
+    implies: a residual with ``||r|| <= max(sqrt(tol), tol) = 1e-2`` puts ``x``
+    within ``||H^-1|| ||r|| = 1e-2`` of ``x*`` (the smallest eigenvalue is 1),
+    plus float32 rounding (``FLOAT32_RTOL ||x*||``). Stopping before the first
+    iteration (``x = 0``, error ``1 / lambda >= 0.1``) is caught.
+    """
     j = index % system["size"]
     b = sign * system["eigenvectors"][:, j]  # unit norm
     eigenvalue = float(system["eigenvalues"][j])
-    # Between the first residual (||b||^2 = 1) and what one iteration leaves
-    # (~1e-15 in float64, ~1e-6 in float32), whether compared with r.r or ||r||.
     residual_tol = 1e-4
     matvec = Matvec(system["matrix"], device)
-    x = impl(matvec, b.clone().to(device), iters, residual_tol)
-    assert_close(
-        x,
-        b / eigenvalue,
-        what="CG solution for an eigenvector right-hand side",
-        scale=1.0 / eigenvalue,
+    x = as_cpu_tensor(
+        _call(impl, device, matvec, b.clone().to(device), iters, residual_tol), CONTRACT
     )
+    solution = b / eigenvalue
+    smallest = float(system["eigenvalues"].min())
+    allowed = math.sqrt(max(residual_tol, residual_tol**2)) / smallest
+    allowed += FLOAT32_RTOL * float(solution.norm())
+    if x.shape != b.shape or not bool(torch.isfinite(x).all()):
+        raise AssertionError(f"CG for an eigenvector b returned {x.tolist()}")
+    error = float((x - solution).norm())
+    if error > allowed:
+        raise AssertionError(
+            f"CG with an eigenvector b (||b|| = 1, eigenvalue {eigenvalue:.4g}), iters = {iters}, "
+            f"residual_tol = {residual_tol}: ||x - x*|| = {error:.3g} exceeds {allowed:.3g}, "
+            "what a residual passing the test allows (||H^-1|| max(sqrt(tol), tol) + rounding)"
+        )
     if matvec.calls > 2:
         raise AssertionError(
             f"matvec called {matvec.calls} times (iters = {iters}, residual_tol = "
-            f"{residual_tol}) although one iteration solves H x = b for an eigenvector b; "
-            "at most 2 (one iteration, plus an optional initial residual)"
+            f"{residual_tol}) although from x = 0 (the contract's start) one iteration solves "
+            "H x = b for an eigenvector b; at most 2 (one iteration, plus an optional initial "
+            "residual)"
+        )
+
+
+@given(system=systems(conditions=st.floats(min_value=1.0, max_value=10.0)))
+def test_first_iteration_from_zero(impl, device, system):
+    """iters = 1 from x_0 = 0 gives the exact line minimum along b: x_1 = (b.b / b.H b) b.
+
+    This is the start written into the contract: from any other ``x_0`` the
+    first iterate is ``x_0 + (r.r / r.H r) r`` with ``r = b - H x_0``, another
+    point. ``residual_tol`` is far too small to stop anything, so the accuracy
+    demanded is float32 rounding of one iteration, the same allowance in the
+    ``H``-norm as everywhere in this module (``4e-5 kappa``, kappa <= 10 here)
+    relative to ``||x_1||_H``. ``||b||`` is 1e-3, 1 or 1e3: a start of fixed
+    size (sb3-contrib's ``1e-4 * randn``) shows at the small end.
+    """
+    b, matrix = system["b"], system["matrix"]
+    x, _ = _solve(impl, system, 1, _tiny_tolerance(b), device)
+    expected = float(b @ b) / float(b @ matrix @ b) * b
+    if x.shape != b.shape or not bool(torch.isfinite(x).all()):
+        raise AssertionError(f"CG after 1 iteration from x = 0 returned {x.tolist()}")
+    error = _h_norm(matrix, x - expected)
+    allowed = _rounding(system["condition"]) * _h_norm(matrix, expected)
+    if error > allowed:
+        raise AssertionError(
+            f"CG after 1 iteration from x = 0 (the contract's start): ||x - x_1||_H = "
+            f"{error:.3g} exceeds {allowed:.3g}, where x_1 = (b.b / b.H b) b is the first "
+            f"iterate from x_0 = 0 (||b|| = {float(b.norm()):.3g}, D = {system['size']}, "
+            f"kappa = {system['condition']:.4g}); a CG started elsewhere gives another point"
+        )
+
+
+def _assert_exactly_zero(x, size: int, what: str) -> None:
+    """``x == 0`` exactly: from ``x_0 = 0`` with no iteration (or zero steps) nothing rounds."""
+    x = as_cpu_tensor(x, CONTRACT)
+    if tuple(x.shape) != (size,):
+        raise AssertionError(f"{what}: shape {list(x.shape)}, expected [{size}]")
+    if not bool((x == 0).all()):
+        raise AssertionError(
+            f"{what}: expected x = 0 exactly (from x_0 = 0 nothing rounds; a non-zero x is what "
+            f"is left of a start elsewhere), got {x.tolist()[:8]}"
         )
 
 
 @given(system=systems(), iters=st.integers(min_value=1, max_value=35))
 def test_zero_rhs_gives_zero(impl, device, system, iters):
-    """b = 0 (a zero policy gradient) gives x = 0, not 0 / 0 = NaN."""
+    """b = 0 (a zero policy gradient) gives exactly x = 0, not 0 / 0 = NaN.
+
+    From ``x_0 = 0`` the residual is 0 from the start: the residual test stops
+    CG before any product, and what comes back is ``x_0`` itself, exactly 0
+    (no rounding is involved). A CG started elsewhere returns what is left of
+    its start, and TRPO's ``kkt_step`` would stretch that to a full step.
+    """
     # residual_tol > 0: with 0 an implementation that stops on r.r < residual_tol
     # has no way to stop before its first 0 / 0; the contract does not fix < or <=.
     zero = torch.zeros(system["size"], dtype=torch.float64)
-    x = impl(Matvec(system["matrix"], device), zero.to(device), iters, 1e-10)
-    assert_close(x, zero, what="CG solution for b = 0 (residual_tol = 1e-10)")
+    x = _call(impl, device, Matvec(system["matrix"], device), zero.to(device), iters, 1e-10)
+    _assert_exactly_zero(
+        x, system["size"], f"CG from x = 0 for b = 0 (iters = {iters}, residual_tol = 1e-10)"
+    )
 
 
 @given(system=systems(), iters=st.integers(min_value=1, max_value=35))
@@ -276,7 +381,7 @@ def test_leaves_b_unchanged(impl, device, system, iters):
     """The right-hand side b is not modified in place."""
     b = system["b"].to(device)
     before = b.clone()
-    impl(Matvec(system["matrix"], device), b, iters, _tiny_tolerance(system["b"]))
+    _call(impl, device, Matvec(system["matrix"], device), b, iters, _tiny_tolerance(system["b"]))
     if not torch.equal(b, before):
         raise AssertionError(
             "conjugate_gradient modified b in place (e.g. r = b without a copy, then r -= ...)"
@@ -338,7 +443,9 @@ def test_large_systems_within_classical_bound(impl, device, system):
     root = math.sqrt(system["condition"])
     rate = (root - 1) / (root + 1)
     bound = 2 * rate**iters + _rounding(system["condition"])
-    _assert_h_error_at_most(x, system, bound, f"CG error after {iters} iterations at large D")
+    _assert_h_error_at_most(
+        x, system, bound, f"CG error after {iters} iterations from x = 0 at large D"
+    )
     if matvec.calls > iters + 1:
         raise AssertionError(f"matvec called {matvec.calls} times with iters = {iters}")
 
@@ -363,7 +470,7 @@ def test_residual_tol_over_its_range(impl, device, system, magnitude, ratio, ite
     to the true residual ``b - H x`` with the rounding allowance carried over
     from the H-norm (``||r|| <= sqrt(kappa) * ROUNDING * ||b||``). When
     ``tol`` exceeds ``||b||^2`` and ``||b||`` by 0.1 %, every convention stops
-    before the first product: ``x = 0``.
+    before the first product and returns its start, ``x_0 = 0`` exactly.
 
     This rejects a relative test (``r.r <= tol * b.b``, scipy's habit), which
     stops too early for ``||b|| > 1``, and one that ignores ``residual_tol``.
@@ -376,7 +483,12 @@ def test_residual_tol_over_its_range(impl, device, system, magnitude, ratio, ite
     x, _ = _solve(impl, scaled, iters, residual_tol, device)
     norm_b = float(b.norm())
     if residual_tol >= 1.001 * max(norm_b**2, norm_b):
-        assert_close(x, torch.zeros_like(b), what="CG when residual_tol exceeds ||b||^2 and ||b||")
+        _assert_exactly_zero(
+            x,
+            b.shape[0],
+            f"CG from x = 0 with residual_tol = {residual_tol:.3g} above ||b||^2 and ||b|| "
+            f"(||b|| = {norm_b:.3g}): r_0 = b passes the residual test, no iteration runs",
+        )
         return
     root = math.sqrt(condition)
     rate = (root - 1) / (root + 1)
@@ -387,7 +499,8 @@ def test_residual_tol_over_its_range(impl, device, system, magnitude, ratio, ite
     if error > bound and residual > allowed:
         raise AssertionError(
             f"CG with iters = {iters}, residual_tol = {residual_tol:.3g} (||b|| = {norm_b:.3g}, "
-            f"kappa = {condition:.4g}): ||x - x*||_H / ||x*||_H = {error:.3g} exceeds the "
-            f"{iters}-iteration bound {bound:.3g}, and the residual ||b - H x|| = {residual:.3g} "
-            f"exceeds what residual_tol allows ({allowed:.3g}): it stopped too early"
+            f"kappa = {condition:.4g}): ||x - x*||_H / ||x*||_H = {error:.3g} exceeds the bound "
+            f"{bound:.3g} for {iters} iterations from x = 0 (the contract's start), and the "
+            f"residual ||b - H x|| = {residual:.3g} exceeds what residual_tol allows "
+            f"({allowed:.3g}): it stopped too early, or did not start from x = 0"
         )

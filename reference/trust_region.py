@@ -324,8 +324,18 @@ def conjugate_gradient(
     ``x_D`` solves the system; with ``k`` iterations the error obeys
     ``||x_k - x*||_H <= 2 ((sqrt(kappa) - 1) / (sqrt(kappa) + 1))^k ||x*||_H``.
 
+    The start ``x_0 = 0`` is part of the contract (docs/contracts.md), not
+    only this implementation's choice: TRPO runs fewer than ``D`` iterations,
+    and from 0 ``x_k`` is the ``H``-norm-closest point to ``x*`` in
+    ``span{b, H b, ..., H^(k-1) b}``, so ``b = 0`` gives exactly 0 and
+    ``b . x_k > 0`` (an ascent direction) for every ``k``. A random start
+    (sb3-contrib's ``1e-4 * randn_like(b)``) loses both when ``b`` is small.
+    Other implementations may test ``||r||`` instead of ``r^T r`` and ``<``
+    instead of ``<=``; the contract accepts all four.
+
     Args:
-        matvec: ``v[D] -> (H v)[D]``; called at most ``iters`` times.
+        matvec: ``v[D] -> (H v)[D]``; called at most ``iters`` times (the
+            contract allows ``iters + 1``: one product for ``b - H x_0``).
         b: ``[D]`` right-hand side (TRPO's surrogate gradient ``g``).
         iters: maximum number of iterations, ``>= 1``.
         residual_tol: ``>= 0``, compared with the squared residual norm.
@@ -460,6 +470,11 @@ def line_search(
     near ``theta``; checking the true objective and KL is what makes the
     update safe.
 
+    The contract accepts ``kl < delta`` as well (the seed, sb3-contrib's
+    ``TRPO.train``): the two differ only at a KL of exactly ``delta``. NaN
+    from either callable compares false: a candidate with a NaN objective or
+    KL is skipped, and a NaN ``objective(theta)`` keeps ``theta``.
+
     Args:
         objective: ``theta[D] -> scalar``, the surrogate to be maximised.
         kl: ``theta[D] -> scalar``, the mean KL between the old policy and
@@ -473,8 +488,9 @@ def line_search(
     Returns:
         ``[D]`` new parameters (a fresh tensor, also when equal to ``params``).
 
-    Seed: :four: TRPO / 线性搜索 (the seed checks ``kl < delta`` strictly and
-    deep-copies the actor for each trial; see docs/errata.md). Paper: Schulman
+    Seed: :four: TRPO / 线性搜索 (the seed checks ``kl < delta`` strictly, which
+    the contract accepts, and deep-copies the actor for each trial; see
+    docs/errata.md T5, T6). Paper: Schulman
     et al. (2015), appendix C.
     """
     _check_callable("objective", objective)

@@ -42,3 +42,19 @@ def while_loop(objective, kl, params, full_step, max_kl, backtrack, max_backtrac
         fraction *= backtrack
         trials += 1
     return params.clone()
+
+
+def strict_kl_bound(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """``kl < max_kl`` (the seed's ``kl_div < self.kl_constraint``, sb3-contrib's ``TRPO.train``).
+
+    Differs from the reference only at a KL of exactly ``max_kl``, which it
+    skips: the contract accepts both tie conventions.
+    """
+    base = objective(params)
+    coefficient = 1.0
+    for _ in range(max_backtracks):
+        candidate = params + coefficient * full_step
+        if kl(candidate) < max_kl and objective(candidate) > base:
+            return candidate
+        coefficient *= backtrack
+    return params.clone()

@@ -63,15 +63,6 @@ def last_tried_when_none(objective, kl, params, full_step, max_kl, backtrack, ma
     return candidate
 
 
-def seed_strict_kl_bound(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
-    """The seed's ``kl_div < self.kl_constraint``: rejects a step exactly at the bound."""
-    base = objective(params)
-    for candidate in _candidates(params, full_step, backtrack, range(max_backtracks)):
-        if objective(candidate) > base and kl(candidate) < max_kl:
-            return candidate
-    return params.clone()
-
-
 def improvement_not_strict(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
     """``>=`` where ``>`` belongs: a step that changes nothing counts as an improvement."""
     base = objective(params)
@@ -146,5 +137,21 @@ def halves_regardless_of_backtrack(
     base = objective(params)
     for candidate in _candidates(params, full_step, 0.5, range(max_backtracks)):
         if objective(candidate) > base and kl(candidate) <= max_kl:
+            return candidate
+    return params.clone()
+
+
+def gives_up_at_kl_tie(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """A KL exactly at ``max_kl`` ends the search with ``params``, instead of accepting or skipping.
+
+    Either tie convention is correct; abandoning the smaller steps after the
+    tie is not.
+    """
+    base = objective(params)
+    for candidate in _candidates(params, full_step, backtrack, range(max_backtracks)):
+        divergence = kl(candidate)
+        if divergence == max_kl:
+            break
+        if objective(candidate) > base and divergence <= max_kl:
             return candidate
     return params.clone()
