@@ -58,3 +58,14 @@ def strict_kl_bound(objective, kl, params, full_step, max_kl, backtrack, max_bac
             return candidate
         coefficient *= backtrack
     return params.clone()
+
+
+def not_worse_objective(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
+    """Spinning Up's test (``trpo.py``: ``kl <= delta and pi_l_new <= pi_l_old``): a step whose
+    objective equals ``objective(params)`` is accepted. Differs from the reference only there."""
+    base = objective(params)
+    for i in range(max_backtracks):
+        candidate = params + backtrack**i * full_step
+        if objective(candidate) >= base and kl(candidate) <= max_kl:
+            return candidate
+    return params.clone()

@@ -63,15 +63,6 @@ def last_tried_when_none(objective, kl, params, full_step, max_kl, backtrack, ma
     return candidate
 
 
-def improvement_not_strict(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
-    """``>=`` where ``>`` belongs: a step that changes nothing counts as an improvement."""
-    base = objective(params)
-    for candidate in _candidates(params, full_step, backtrack, range(max_backtracks)):
-        if objective(candidate) >= base and kl(candidate) <= max_kl:
-            return candidate
-    return params.clone()
-
-
 def one_backtrack_too_many(objective, kl, params, full_step, max_kl, backtrack, max_backtracks):
     """``range(max_backtracks + 1)``: tries one candidate more than allowed."""
     base = objective(params)
