@@ -98,12 +98,18 @@ def _assert_admissible(result, inputs: dict, what: str) -> None:
         actions = admissible[row].nonzero()[:, 0].tolist()
         chosen = close[row].nonzero()[:, 0].tolist()
         online = inputs["next_q_online"][row].double()
+        if chosen:
+            matches = (
+                f"the value matches action(s) {chosen[:8]}, whose Q_online is "
+                f"{online[chosen[:8]].tolist()}"
+            )
+        else:
+            matches = "the value is no action's target (a sum or mean over actions?)"
         raise AssertionError(
-            f"{what}: element [{row}] is {result[row].item()!r}, expected one of "
+            f"{what}: element [b={row}] is {result[row].item()!r}, expected one of "
             f"{allowed[:8]} (Q_target at the action(s) {actions[:8]} "
             f"maximising Q_online, max {online.max().item()!r}; tolerance "
-            f"{tolerance[row].item():.3g}); the value matches action(s) {chosen[:8]}, whose "
-            f"Q_online is {online[chosen[:8]].tolist()}"
+            f"{tolerance[row].item():.3g}); {matches}"
         )
 
 
@@ -180,7 +186,7 @@ def test_never_exceeds_dqn_target(impl, device, inputs):
     if not bool((excess <= 1.0).all()):
         row = int(torch.nan_to_num(excess, nan=float("inf")).argmax())
         raise AssertionError(
-            f"double_dqn_target: element [{row}] is {result[row].item()!r}, above the DQN "
+            f"double_dqn_target: element [b={row}] is {result[row].item()!r}, above the DQN "
             f"target {dqn[row].item()!r} built from the same next_q_target "
             f"(tolerance {tolerance[row].item():.3g})"
         )

@@ -96,7 +96,7 @@ def assert_relatively_close(actual: list[float], expected: list[float], what: st
     for index, (got, want) in enumerate(zip(actual, expected, strict=True)):
         if not abs(got - want) <= FLOAT32_RTOL * abs(want):
             raise AssertionError(
-                f"{what}: element {index} is {got!r}, expected {want!r} "
+                f"{what}: element [b={index}] is {got!r}, expected {want!r} "
                 f"(relative tolerance {FLOAT32_RTOL:g})"
             )
 
@@ -119,7 +119,7 @@ def test_largest_weight_is_one_and_all_in_unit_interval(impl, device, probabilit
         raise AssertionError(f"the largest weight is {max(weights)!r}, not 1: {weights}")
     for index, weight in enumerate(weights):
         if not 0.0 < weight <= 1.0 + FLOAT32_RTOL:
-            raise AssertionError(f"weight {index} is {weight!r}, outside (0, 1]: {weights}")
+            raise AssertionError(f"weight [b={index}] is {weight!r}, outside (0, 1]: {weights}")
 
 
 @given(probabilities=batches(), size=sizes)
@@ -178,7 +178,7 @@ def check_large(impl, device, probabilities: torch.Tensor, size: int, beta: floa
         raise AssertionError(
             f"w_i for B = {p.numel()} probabilities in [{p.min().item():.3g}, "
             f"{p.max().item():.3g}] ({probabilities.dtype}), size {size}, beta {beta!r}: element "
-            f"{index} (P = {p[index].item()!r}) is {float(weights[index])!r}, expected "
+            f"[b={index}] (P = {p[index].item()!r}) is {float(weights[index])!r}, expected "
             f"{float(expected[index])!r} (relative tolerance {FLOAT32_RTOL:g})"
         )
 

@@ -157,7 +157,7 @@ def assert_close_to_definition(
     if wrong.any():
         index = int(np.flatnonzero(wrong)[0])
         raise AssertionError(
-            f"{what}: element {index} is {float(actual[index])!r}, expected "
+            f"{what}: element [n={index}] is {float(actual[index])!r}, expected "
             f"{float(expected[index])!r} (relative tolerance {rtol:.3g} + {FLOAT32_TINY:.3g})"
         )
 
@@ -207,7 +207,7 @@ def check_zeros_and_positives(
     if wrong.any():
         index = int(np.flatnonzero(wrong)[0])
         raise AssertionError(
-            f"priority {p[index]!r} at {index} got probability {float(probabilities[index])!r} "
+            f"priority {p[index]!r} at [n={index}] got probability {float(probabilities[index])!r} "
             f"at alpha {alpha!r} (exact {float(exact[index])!r})"
         )
 

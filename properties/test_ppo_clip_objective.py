@@ -209,7 +209,7 @@ def _assert_gradient(grad: torch.Tensor | None, inputs: dict) -> None:
         assert actual.shape == expected.shape, f"gradient has shape {list(actual.shape)}"
         index = int(torch.where(torch.isfinite(actual), wrong, True).int().argmax())
         raise AssertionError(
-            f"gradient w.r.t. log_prob_new[{index}] is {actual[index].item()!r}, expected "
+            f"gradient w.r.t. log_prob_new[b={index}] is {actual[index].item()!r}, expected "
             f"{expected[index].item()!r} (rho={rho[index].item()!r}, A="
             f"{advantages[index].item()!r}, eps={inputs['clip_eps']!r}; 0 where the clip binds, "
             f"rho*A/B elsewhere; tolerance {tolerance[index].item():.3g})"

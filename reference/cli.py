@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from drlspec.contracts import CONTRACTS, implemented_contracts
-from drlspec.harness.target import UsageError
+from drlspec.usage import UsageError
 
 __all__ = ["main"]
 
@@ -68,6 +68,19 @@ def _build_parser() -> argparse.ArgumentParser:
         "--quiet",
         action="store_true",
         help="only verdicts and causes: no examples, output or reproducers",
+    )
+    verify.add_argument(
+        "--property",
+        "-p",
+        action="append",
+        default=None,
+        metavar="NAME",
+        dest="properties",
+        help="run only this property (name with or without test_, or a wildcard such as "
+        "'*gradient*'); repeat for several",
+    )
+    verify.add_argument(
+        "--list", action="store_true", help="list the contract's properties and exit"
     )
     _add_limit_options(verify)
 
@@ -235,12 +248,6 @@ def _regress(args: argparse.Namespace) -> int:
     return EXIT_OK if not failed else EXIT_FAILED
 
 
-def _print_failure(result) -> None:
-    from drlspec.harness.verify import format_failure
-
-    print(format_failure(result))
-
-
 def _limits(args: argparse.Namespace):
     from drlspec.harness.sandbox import DEFAULT_CALL_SECONDS, DEFAULT_MEMORY_BYTES, Limits
 
@@ -255,21 +262,33 @@ def _limits(args: argparse.Namespace):
 
 
 def _verify_one(args: argparse.Namespace) -> int:
-    from drlspec.harness.verify import verify
+    from drlspec.usage import check_target, property_names, select_properties
+
+    contract = CONTRACTS[args.contract]
+    if args.list:
+        for name, summary in property_names(contract):
+            print(f"{name:<48}{summary}")
+        return EXIT_OK
+    # Mistakes the sources show are answered here, before torch and the sandbox load.
+    if args.backend not in contract.backends:
+        allowed = ", ".join(contract.backends)
+        raise UsageError(
+            f"contract {contract.name} supports backend {allowed}, not {args.backend!r}"
+        )
+    target = args.target or contract.reference
+    check_target(contract, target)
+    if args.properties is not None:
+        select_properties(contract, args.properties)
+    limits = _limits(args)
+
+    from drlspec.harness.verify import findings, format_findings, verify
 
     def progress(outcome) -> None:
         verdict = "PASS" if outcome.passed else "FAIL"
         device = f" [{outcome.device}]" if args.device != "cpu" else ""
         print(f"{verdict}  {outcome.name}{device}  ({outcome.seconds:.2f}s)  {outcome.summary}")
-        if not outcome.passed:
-            if args.quiet:
-                print(f"    what differed: {outcome.message}")
-            else:
-                _print_failure(outcome)
         sys.stdout.flush()
 
-    target = args.target or CONTRACTS[args.contract].reference
-    limits = _limits(args)
     # The target is imported only in the sandbox: an import that ends the process fails it.
     print(f"verifying {target} against contract {args.contract} ({args.backend})")
     result = verify(
@@ -280,24 +299,33 @@ def _verify_one(args: argparse.Namespace) -> int:
         device=args.device,
         progress=progress,
         limits=limits,
+        properties=args.properties,
     )
+    found = findings(result.results)
+    if found:
+        print()
+        print(format_findings(found, quiet=args.quiet))
+        print()
     failed = sum(not r.passed for r in result.results)
+    causes = f" ({len(found)} finding{'s' if len(found) != 1 else ''})" if found else ""
     print(
         f"{args.contract}: {len(result.results) - failed}/{len(result.results)} properties pass "
-        f"in {result.seconds:.1f}s -> {'PASS' if result.passed else 'FAIL'}"
+        f"in {result.seconds:.1f}s -> {'PASS' if result.passed else 'FAIL'}{causes}"
     )
     return EXIT_OK if result.passed else EXIT_FAILED
 
 
 def _verify_all(args: argparse.Namespace) -> int:
-    from drlspec.harness.verify import verify
+    if args.properties is not None or args.list:
+        raise UsageError("--property and --list need a contract")
+    from drlspec.harness.verify import findings, format_findings, verify
 
     contracts = implemented_contracts()
     limits = _limits(args)
     print(f"verifying the reference against {len(contracts)} contracts")
     print(f"{'contract':<24}{'properties':>11}{'seconds':>9}  verdict")
     all_passed = True
-    failures = []
+    reports = []
     for contract in contracts:
         result = verify(
             contract.name,
@@ -314,10 +342,11 @@ def _verify_all(args: argparse.Namespace) -> int:
         )
         sys.stdout.flush()
         all_passed &= result.passed
-        failures += [(contract.name, r) for r in result.results if not r.passed]
-    for name, outcome in failures:
-        print(f"\nFAIL {name}.{outcome.name} [{outcome.device}]")
-        _print_failure(outcome)
+        found = findings(result.results)
+        if found:
+            reports.append(f"\n{contract.name}:\n{format_findings(found, quiet=args.quiet)}")
+    for report in reports:
+        print(report)
     return EXIT_OK if all_passed else EXIT_FAILED
 
 

@@ -68,6 +68,20 @@ class Contract:
         return names
 
     @property
+    def class_name(self) -> str:
+        """The class a class contract constructs ("SumTree"); empty for a function contract."""
+        if self.kind != "class":
+            return ""
+        return self.signature.split("(", 1)[0].strip()
+
+    @property
+    def methods(self) -> list[str]:
+        """The methods a class contract calls on an instance, in the signature's order."""
+        if self.kind != "class":
+            return []
+        return [m.group("name") for m in _SIG_METHOD.finditer(self.signature)][1:]
+
+    @property
     def property_module(self) -> str:
         return f"drlspec.properties.test_{self.name}"
 

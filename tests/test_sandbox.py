@@ -19,6 +19,7 @@ import pytest
 from drlspec.contracts import CONTRACTS, implemented_contracts
 from drlspec.harness import verify
 from drlspec.harness.sandbox import Limits
+from drlspec.harness.verify import findings
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = "tests.sandbox_targets"
@@ -105,6 +106,9 @@ def test_a_hang_fails_within_the_time_limit_and_the_rest_is_not_run():
     assert "did not return within 1 s" in first.message
     assert rest and all(r.message.startswith("not run: an earlier property stopped") for r in rest)
     assert elapsed < 30, f"a 1 s time limit took {elapsed:.1f} s to report"
+    # One hang, one finding: the properties it kept from running belong to it.
+    [finding] = findings(result.results)
+    assert finding.results == result.results
 
 
 def test_a_memory_blow_up_fails():

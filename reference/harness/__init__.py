@@ -1,7 +1,8 @@
 """The verification harness: load an implementation, run a contract's properties on it, report."""
 
-from drlspec.harness.target import ImplementationRaised, Target, UsageError, load_object
+from drlspec.harness.target import ImplementationRaised, Target, load_object
 from drlspec.harness.verify import ContractResult, PropertyResult, verify
+from drlspec.usage import UsageError
 
 __all__ = [
     "ContractResult",

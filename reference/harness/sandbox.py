@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_CALL_SECONDS",
     "DEFAULT_MEMORY_BYTES",
     "DEFAULT_OUTPUT_BYTES",
+    "DEFAULT_SHRINK_SECONDS",
     "Job",
     "Limits",
     "run_isolated",
@@ -51,6 +52,9 @@ __all__ = [
 DEFAULT_CALL_SECONDS = 10.0
 DEFAULT_MEMORY_BYTES = 4 * 2**30
 DEFAULT_OUTPUT_BYTES = 2**20
+# Shrinking a failing example, over a whole contract: a wrong implementation is reported in
+# seconds, with the simplest example found by then (hypothesis alone allows 300 s per property).
+DEFAULT_SHRINK_SECONDS = 15.0
 # The name of the result that reports a target whose import ended or crashed the process.
 IMPORT = "import"
 # How often the parent looks at the child while no message arrives.
@@ -95,6 +99,7 @@ class Job:
     shrink: bool
     fail_fast: bool
     threads: int | None  # torch threads in the child (None: one)
+    shrink_seconds: float = DEFAULT_SHRINK_SECONDS  # shrinking budget for the whole plan
     environment: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
@@ -158,14 +163,33 @@ def _child_main(job: Job, connection: Any, clock: Any, output_path: str) -> None
     # module is imported (for the first time, in this child) under the run's settings.
     with verification_settings(job.profile, job.max_examples, job.shrink):
         functions = dict(properties_of(contract))
+        shrinking_left = job.shrink_seconds
         for name, device in job.plan:
             connection.send(("start", name, device))
+            _limit_shrinking(shrinking_left)
             result = run_property(name, functions[name], target, device)
+            if not result.passed:
+                # A failing property's time is mostly shrinking: charge it to the budget.
+                shrinking_left = max(0.0, shrinking_left - result.seconds)
             connection.send(("result", result))
             if job.fail_fast and not result.passed:
                 break
     connection.send(("done",))
     _exit_child(0)
+
+
+def _limit_shrinking(seconds: float) -> None:
+    """Let hypothesis shrink for at most ``seconds`` (at least one) in the next property.
+
+    Hypothesis reads this bound from its engine module when shrinking starts;
+    it has no public setting for it. If a future version moves it, shrinking
+    falls back to hypothesis's own bound and only the speed changes.
+    """
+    with contextlib.suppress(ImportError, AttributeError):
+        from hypothesis.internal.conjecture import engine
+
+        if hasattr(engine, "MAX_SHRINKING_SECONDS"):
+            engine.MAX_SHRINKING_SECONDS = max(1.0, seconds)
 
 
 def _exit_child(status: int) -> None:
@@ -392,7 +416,14 @@ def run_properties(
     remaining = list(job.plan)
     summaries = {**summaries, IMPORT: "the implementation's module imports and the target loads"}
 
-    def fail(name: str, device: str, cause: str, seconds: float = 0.0, output: str = "") -> None:
+    def fail(
+        name: str,
+        device: str,
+        cause: str,
+        seconds: float = 0.0,
+        output: str = "",
+        root: str | None = None,
+    ) -> None:
         on_result(
             PropertyResult(
                 name,
@@ -402,6 +433,7 @@ def run_properties(
                 seconds=seconds,
                 message=cause,
                 output=output,
+                cause=root or cause,  # "not run" belongs to the finding that stopped it
             )
         )
 
@@ -450,7 +482,10 @@ def run_properties(
                 if verdict.hang:
                     for name, device in remaining:
                         fail(
-                            name, device, f"not run: an earlier property stopped ({verdict.cause})"
+                            name,
+                            device,
+                            f"not run: an earlier property stopped ({verdict.cause})",
+                            root=verdict.cause,
                         )
                     return
 

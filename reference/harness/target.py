@@ -12,11 +12,16 @@ example, from which the harness writes a reproducer.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
+import random
+import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +29,21 @@ import numpy as np
 import torch
 
 from drlspec.contracts import Contract
+from drlspec.properties.assertions import note_result
+from drlspec.usage import UsageError, check_signature
 
 __all__ = [
     "Call",
     "ImplementationRaised",
     "InputModified",
+    "ResultUnreadable",
     "Target",
     "UsageError",
+    "declared_result",
+    "from_backend",
     "load_object",
+    "to_backend",
 ]
-
-
-class UsageError(Exception):
-    """A user's mistake (unknown contract, target not importable, ...): one line, exit 2."""
 
 
 class ImplementationRaised(AssertionError):
@@ -60,6 +67,15 @@ class InputModified(AssertionError):
             f"the implementation modified its input `{argument}` in place (in call "
             f"{call.describe()}); a contract's inputs are read-only"
         )
+
+
+class ResultUnreadable(AssertionError):
+    """The implementation returned something the contract's value cannot be read from."""
+
+    def __init__(self, call: Call, returned: str, declared: str) -> None:
+        self.call = call
+        self.returned = returned
+        super().__init__(f"{call.describe()} returned {returned}; {declared}")
 
 
 def load_object(spec: str) -> Any:
@@ -112,13 +128,16 @@ class Call:
     """One recorded call: a function call, a constructor, or a method of an instance."""
 
     name: str  # "f", "SumTree", or the method name
-    args: tuple[Any, ...]
+    args: tuple[Any, ...]  # the property's originals, from which the reproducer is written
     instance: int | None = None  # index of the constructed instance a method belongs to
     result: Any = None
     error: BaseException | None = None
+    # What the implementation received: its private copies, in its backend's types.
+    given: tuple[Any, ...] | None = None
 
     def describe(self) -> str:
-        shapes = ", ".join(_describe_value(a) for a in self.args)
+        received = self.args if self.given is None else self.given
+        shapes = ", ".join(_describe_value(a) for a in received)
         owner = f"instance{self.instance}." if self.instance is not None else ""
         return f"{owner}{self.name}({shapes})"
 
@@ -128,6 +147,10 @@ def _describe_value(value: Any) -> str:
         return f"tensor{list(value.shape)}:{str(value.dtype).removeprefix('torch.')}"
     if isinstance(value, np.ndarray):
         return f"ndarray{list(value.shape)}:{value.dtype}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_describe_value(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_describe_value(v) for v in value) + ",)"
     return repr(value)
 
 
@@ -204,6 +227,34 @@ def _restore_torch_global_state(state: tuple) -> None:
     torch.set_default_dtype(state[1])
 
 
+# The seed every call of an implementation starts from (docs/contracts.md, Conventions).
+CALL_SEED = 0
+
+
+@contextlib.contextmanager
+def _seeded_random_state(given: list[Any]) -> Iterator[None]:
+    """Run one call with torch's, numpy's and Python's global generators seeded, then restored.
+
+    An implementation may draw random numbers (sb3-contrib's CG starts from a random
+    vector): seeded, the same input gives the same output, so hypothesis judges the
+    implementation instead of reporting a flaky test, and a verdict is reproducible.
+    Restored, the draws never change the examples the properties generate next.
+    """
+    cuda = sorted({a.device.index or 0 for a in given if isinstance(a, torch.Tensor) and a.is_cuda})
+    # numpy's legacy global generator is the one an implementation's np.random.* calls use.
+    numpy_state = np.random.get_state()  # noqa: NPY002
+    python_state = random.getstate()
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(CALL_SEED)
+        np.random.seed(CALL_SEED)  # noqa: NPY002
+        random.seed(CALL_SEED)
+        try:
+            yield
+        finally:
+            np.random.set_state(numpy_state)  # noqa: NPY002
+            random.setstate(python_state)
+
+
 def _plain(value: Any) -> Any:
     """A tensor subclass as a plain tensor: what the properties compare must not override ``==``."""
     if isinstance(value, torch.Tensor) and type(value) is not torch.Tensor:
@@ -211,16 +262,118 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def from_backend(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.array(value, copy=True))
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple):
-        return tuple(from_backend(v) for v in value)
-    if isinstance(value, list):
-        return [from_backend(v) for v in value]
-    return _plain(value)
+_RESULT = r"->\s*(?P<result>\w*\[[^\]]*\]|\w+)"
+
+
+def declared_result(contract: Contract, name: str = "f") -> str | None:
+    """What the signature says call ``name`` returns: "[T,N]", "indices[K]", "scalar", "float".
+
+    ``None`` for a constructor and for a method whose result the contract leaves open.
+    """
+    if name == "f":
+        pattern = r"^\s*f\([^)]*\)\s*" + _RESULT
+    else:
+        pattern = r"\." + re.escape(name) + r"\([^)]*\)\s*" + _RESULT
+    match = re.search(pattern, contract.signature)
+    return match.group("result") if match else None
+
+
+def _declared_phrase(contract: Contract, name: str, declared: str) -> str:
+    owner = f"contract {contract.name}" if name == "f" else f"{contract.name}.{name}"
+    if declared == "scalar":
+        return f"{owner} returns a scalar (a 0-d tensor)"
+    if "[" in declared:
+        return f"{owner} returns an array {declared}"
+    return f"{owner} returns a {declared}"
+
+
+class _Unreadable(Exception):
+    """Internal: the result is not array-like; the message says what it is instead."""
+
+
+_NUMERIC_KINDS = "biuf"  # numpy dtype kinds the contracts' values can be read from
+
+
+def _array(value: Any) -> torch.Tensor | np.ndarray:
+    """``value`` as a tensor (kept as returned) or a numeric numpy array; else _Unreadable."""
+    if isinstance(value, torch.Tensor):
+        return _plain(value)
+    tensors = isinstance(value, (list, tuple)) and all(isinstance(v, torch.Tensor) for v in value)
+    if tensors and value:
+        try:
+            return torch.stack([_plain(v) for v in value])
+        except RuntimeError:
+            raise _Unreadable(f"{type(value).__name__} of tensors of different shapes") from None
+    if value is None or isinstance(value, (str, bytes, dict)):
+        raise _Unreadable(type(value).__name__)
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):
+        raise _Unreadable(f"{type(value).__name__} that is not a regular array (ragged?)") from None
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        what = type(value).__name__
+        if isinstance(value, (list, tuple)):
+            what += " that is not a regular array of numbers"
+        else:
+            what += f" of dtype {array.dtype}"
+        raise _Unreadable(what)
+    # A copy in native byte order: torch shares neither the implementation's buffer nor
+    # accepts a big-endian one. The dtype is kept: a float64 array stays float64, and a
+    # list of Python floats becomes float64, never torch's float32 default.
+    return np.array(array, dtype=array.dtype.newbyteorder("="), copy=True)
+
+
+def _number(value: Any) -> float:
+    """A result declared ``float``: a real number, a numpy scalar, or a 0-d array or tensor."""
+    if isinstance(value, (bool, np.bool_)):
+        raise _Unreadable(type(value).__name__)
+    if isinstance(value, Real):
+        return float(value)
+    if isinstance(value, (torch.Tensor, np.ndarray, np.generic)):
+        if value.ndim != 0:
+            raise _Unreadable(f"{type(value).__name__} of shape {list(value.shape)}")
+        numeric = (
+            value.dtype != torch.bool and not value.is_complex()
+            if isinstance(value, torch.Tensor)
+            else value.dtype.kind in "iuf"
+        )
+        if not numeric:
+            raise _Unreadable(f"{type(value).__name__} of dtype {value.dtype}")
+        return float(value.item())
+    raise _Unreadable(type(value).__name__)
+
+
+def from_backend(
+    value: Any, declared: str | None = None, device: torch.device | None = None
+) -> Any:
+    """The implementation's result as the properties read it (docs/contracts.md, Conventions).
+
+    With ``declared`` (from :func:`declared_result`), the result is read as the contract
+    declares it, whatever the backend: an array (or ``scalar``) from a torch tensor (kept
+    as it is, gradient included), a numpy array or scalar, a Python number or a regular
+    list or tuple of numbers, converted to a tensor of the same dtype (Python floats:
+    float64) on ``device``; a ``float`` from a Python number or a 0-d array or tensor.
+    Anything else raises :class:`_Unreadable`. Without ``declared`` (a constructor, a method
+    whose result the contract leaves open, the benchmarks), numpy arrays become tensors
+    and numpy scalars Python numbers, element-wise inside tuples and lists.
+    """
+    if declared is None:
+        if isinstance(value, np.ndarray):
+            return torch.from_numpy(np.array(value, copy=True))
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, tuple):
+            return tuple(from_backend(v) for v in value)
+        if isinstance(value, list):
+            return [from_backend(v) for v in value]
+        return _plain(value)
+    if declared == "float":
+        return _number(value)
+    array = _array(value)
+    if isinstance(array, torch.Tensor):
+        return array
+    tensor = torch.from_numpy(array)
+    return tensor if device is None else tensor.to(device)
 
 
 def _current_example() -> object | None:
@@ -254,13 +407,9 @@ class Target:
             raise UsageError(
                 f"contract {self.contract.name} supports backend {allowed}, not {self.backend!r}"
             )
-        if self.contract.kind == "class" and not isinstance(self.obj, type):
-            raise UsageError(
-                f"{self.spec} must be a class for contract {self.contract.name}, "
-                f"got {type(self.obj).__name__}"
-            )
-        if not callable(self.obj):
-            raise UsageError(f"{self.spec} is not callable (got {type(self.obj).__name__})")
+        # Called the way the contract calls it? A wrong arity is the user's mistake, not
+        # a hundred failing calls.
+        check_signature(self.contract, self.obj, self.spec)
 
     @classmethod
     def reference(cls, contract: Contract) -> Target:
@@ -290,12 +439,14 @@ class Target:
     def _invoke(self, function: Any, call: Call) -> Any:
         self._record(call)
         given = [_private_copy(a, self.backend) for a in call.args]
+        call.given = tuple(given)
         snapshots = [_snapshot(a) for a in call.args]
         global_state = _torch_global_state()
         if self.on_call is not None:
             self.on_call(True)
         try:
-            result = function(*given)
+            with _seeded_random_state(given):
+                result = function(*given)
         except BaseException as error:  # SystemExit and KeyboardInterrupt too: a failure
             call.error = error
             raise ImplementationRaised(call, error) from error
@@ -321,8 +472,38 @@ class Target:
             if _modified(original, copy, snapshot):
                 argument = names[position] if position < len(names) else f"#{position + 1}"
                 raise InputModified(call, argument)
-        call.result = from_backend(result)
+        call.result = self._read_result(call, result)
         return call.result
+
+    def _read_result(self, call: Call, result: Any) -> Any:
+        """The result as the contract declares it (:func:`from_backend`), or a clear failure."""
+        declared = declared_result(self.contract, call.name)
+        if declared is None:
+            return from_backend(result)
+        tensors = [a for a in call.args if isinstance(a, torch.Tensor)]
+        device = tensors[0].device if tensors else None
+        if (
+            self.backend == "torch"
+            and declared != "float"
+            and not isinstance(result, torch.Tensor)
+            and any(t.requires_grad for t in tensors)
+        ):
+            # The property differentiates through this result: only a tensor can carry that.
+            raise ResultUnreadable(
+                call,
+                f"{type(result).__name__}, which carries no gradient",
+                _declared_phrase(self.contract, call.name, declared)
+                + " through which the gradient w.r.t. its inputs flows",
+            )
+        try:
+            converted = from_backend(result, declared, device)
+        except _Unreadable as error:
+            raise ResultUnreadable(
+                call, str(error), _declared_phrase(self.contract, call.name, declared)
+            ) from None
+        if isinstance(converted, torch.Tensor):
+            note_result(tuple(converted.shape), declared)
+        return converted
 
     def __call__(self, *args: Any) -> Any:
         if self.contract.kind == "class":
