@@ -18,6 +18,19 @@ ADAPTER_MODULES = [
     "peers.sb3_gae",
     "peers.torchrl_gae",
     "peers.torchrl_returns",
+    "peers.torchrl_value",
+    "peers.torchrl_policy",
+    "peers.torchrl_distributions",
+    "peers.tianshou_returns",
+    "peers.tianshou_value",
+    "peers.tianshou_replay",
+    "peers.tianshou_policy",
+    "peers.tianshou_trust_region",
+    "peers.sb3_targets",
+    "peers.sb3_policy_losses",
+    "peers.sb3_contrib_ppo",
+    "peers.sb3_distributions",
+    "peers.sb3_contrib_trpo",
 ]
 
 

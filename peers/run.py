@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -108,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-examples", type=int, default=None, metavar="N")
     args = parser.parse_args(argv)
+    # The recorded failure lists are the dev profile's (60 examples per property): a
+    # draw-dependent bug (an exact tie, clip_eps > 1) is found by some example counts and
+    # not others, so the record holds for this profile only, whatever CI sets.
+    os.environ["DRLSPEC_HYPOTHESIS_PROFILE"] = "dev"
 
     rows = []
     for check in gather_checks():

@@ -1,4 +1,4 @@
-"""What every torchrl adapter shares: the array layout, and the threshold of its geometric filter.
+"""What every torchrl adapter shares: the array layout.
 
 Imports nothing of torchrl, so that the benchmark registry (:mod:`peers.benchmarks`) can be
 collected without it.
@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["GEOMETRIC_THRESHOLD", "from_torchrl", "to_torchrl"]
-
-# torchrl's geometric filter keeps the powers above this threshold; a ratio
-# below it leaves no term at all (see docs/peers.md).
-GEOMETRIC_THRESHOLD = 1e-7
+__all__ = ["from_torchrl", "to_torchrl"]
 
 
 def to_torchrl(x: torch.Tensor) -> torch.Tensor:
