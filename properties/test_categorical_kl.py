@@ -17,6 +17,20 @@ log, or ``torch.distributions.kl_divergence`` (which returns ``inf`` wherever ``
 is 0 in floating point) is wrong there. A policy whose logits drift apart by that much is a
 converged policy, exactly the one whose KL a trust region must still measure.
 
+Masked actions. A logit of ``-inf`` masks an action (probability exactly 0), as invalid actions
+are masked in practice. With ``0 log 0 = 0``: an action masked in p adds 0, also where q masks
+it too; an action masked in q but kept by p makes the KL exactly ``+inf`` (its true value, and
+``torch.distributions``' convention). ``test_masked_actions`` draws finite logits in ``[-20,
+20]`` (optionally shifted by up to ±1000 per row), masks at rates 0.1, 0.3 or 0.6 and, per row,
+one mask shared by p and q, a mask in p only, in q only, or two independent ones, each row
+keeping an action. The naive ``p * (log p - log q)`` is NaN at a mask of p (``0 * -inf``);
+``masked_fill(-1e9)`` instead of ``-inf`` gives a large finite number where ``+inf`` is due.
+Unmasked logits stay within ±20 so that no unmasked probability is near float32's underflow:
+there an implementation may read the support from ``p > 0`` or from the masks alike. (An
+unmasked action whose p underflows while q masks it still makes the exact KL ``+inf``; the
+reference says so, the properties do not judge it.) A row with every logit ``-inf`` is no
+distribution; NaN and ``+inf`` logits are outside the contract.
+
 Tolerances. A float32 ``log_softmax`` errs by up to about ``(A + 4) u L`` per
 log-probability for ``A`` logits of magnitude ``L`` (``u = 2**-24``: one rounding of size ``L``
 per step of the log-sum-exp, and the rounding of the inputs). The KL
@@ -101,10 +115,17 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
 
 def oracle(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
     """The definition in float64 numpy: log-sum-exp with each row's maximum taken out, terms
-    weighted by p (an action whose p underflows adds exactly 0)."""
-    log_p = _log_softmax(logits_p.double().numpy())
-    log_q = _log_softmax(logits_q.double().numpy())
-    return torch.from_numpy((np.exp(log_p) * (log_p - log_q)).sum(axis=1))
+    weighted by p (an action whose p underflows adds exactly 0). Masked actions (``-inf``
+    logits): ``0 log 0 = 0`` where p masks, ``+inf`` for the row where q masks an action p
+    keeps (p > 0 there exactly, however far it underflows)."""
+    x, y = logits_p.double().numpy(), logits_q.double().numpy()
+    log_p, log_q = _log_softmax(x), _log_softmax(y)
+    masked_p, masked_q = np.isneginf(x), np.isneginf(y)
+    with np.errstate(invalid="ignore"):  # -inf - -inf and 0 * inf, both replaced
+        terms = np.where(masked_p, 0.0, np.exp(log_p) * (log_p - log_q))
+    divergence = terms.sum(axis=1)
+    divergence[(masked_q & ~masked_p).any(axis=1)] = np.inf
+    return torch.from_numpy(divergence)
 
 
 def _scale(*logits: torch.Tensor) -> float:
@@ -112,13 +133,22 @@ def _scale(*logits: torch.Tensor) -> float:
 
 
 def row_tolerance(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
-    """Per row: FLOAT32_RTOL max(1, L) + (A + 4) u L E_p|log p - log q| (module docstring)."""
-    magnitude = torch.maximum(logits_p.double().abs().amax(1), logits_q.double().abs().amax(1))
-    log_p = _log_softmax(logits_p.double().numpy())
-    log_q = _log_softmax(logits_q.double().numpy())
-    spread = torch.from_numpy((np.exp(log_p) * np.abs(log_p - log_q)).sum(axis=1))
+    """Per row: FLOAT32_RTOL max(1, L) + (A + 4) u L E_p|log p - log q| (module docstring);
+    masked actions (``-inf``) count in neither ``L`` nor the expectation (they add exactly 0)."""
+    x, y = logits_p.double(), logits_q.double()
+    magnitude = torch.maximum(_finite_magnitude(x), _finite_magnitude(y))
+    log_p = _log_softmax(x.numpy())
+    log_q = _log_softmax(y.numpy())
+    with np.errstate(invalid="ignore"):
+        terms = np.where(np.isneginf(x.numpy()), 0.0, np.exp(log_p) * np.abs(log_p - log_q))
+    spread = torch.from_numpy(terms.sum(axis=1))
     actions = logits_p.shape[1]
     return FLOAT32_RTOL * magnitude.clamp(min=1.0) + (actions + 4) * U32 * magnitude * spread
+
+
+def _finite_magnitude(logits: torch.Tensor) -> torch.Tensor:
+    """Each row's largest |logit| over its unmasked (finite) actions."""
+    return torch.where(torch.isfinite(logits), logits.abs(), 0.0).amax(1)
 
 
 def _call(impl, logits_p: torch.Tensor, logits_q: torch.Tensor, device: str):
@@ -182,6 +212,79 @@ def test_extreme_logit_gaps(impl, device, inputs):
     """Finite and exact where probabilities underflow to 0 (logit gaps of 10 to 1000, rows
     shifted by up to ±1000)."""
     _assert_matches_oracle(impl, inputs, device, "categorical_kl with logit gaps up to 1000")
+
+
+MASK_RATES = (0.1, 0.3, 0.6)
+MASKED_BOUND = 20.0
+
+
+@st.composite
+def masked_logit_pairs(draw: st.DrawFn) -> dict:
+    """Finite logits in ``[-20, 20]`` (rows shifted by up to ±1000 or not) with actions masked
+    by ``-inf`` at a rate of 0.1, 0.3 or 0.6. Each row, by a seeded generator, takes one of four
+    patterns: one mask shared by p and q (legal actions of one state, the common case: KL
+    finite), a mask in p only (finite), in q only (``+inf``, unless q masks nothing), or two
+    independent masks (``+inf`` where q masks an action p keeps). Each row of each argument
+    keeps at least one action. Unmasked logits within ±20 keep every unmasked probability
+    above ``e^-43``, far from float32's underflow, so the support is clear in any dtype."""
+    inputs = draw(logit_pairs(bound=MASKED_BOUND))
+    logits_p, logits_q = inputs["logits_p"].clone(), inputs["logits_q"].clone()
+    batch, actions = logits_p.shape
+    generator = draw(torch_generators)
+    rate = draw(st.sampled_from(MASK_RATES))
+    index = torch.arange(batch)
+
+    def mask() -> torch.Tensor:
+        masked = torch.rand(batch, actions, generator=generator) < rate
+        masked[index, torch.randint(0, actions, (batch,), generator=generator)] = False
+        return masked
+
+    first, second, none = mask(), mask(), torch.zeros(batch, actions, dtype=torch.bool)
+    pattern = torch.randint(0, 4, (batch, 1), generator=generator)
+    mask_p = torch.where(pattern == 2, none, first)
+    mask_q = torch.where(pattern == 0, first, torch.where(pattern == 1, none, second))
+    if draw(st.booleans()):
+        shift = torch.randint(-1000, 1001, (batch, 1), generator=generator)
+        logits_p, logits_q = (
+            logits_p + shift.to(logits_p.dtype),
+            logits_q + shift.to(logits_q.dtype),
+        )
+    return {
+        "logits_p": logits_p.masked_fill(mask_p, -math.inf),
+        "logits_q": logits_q.masked_fill(mask_q, -math.inf),
+    }
+
+
+@given(inputs=masked_logit_pairs())
+def test_masked_actions(impl, device, inputs):
+    """``-inf`` logits are masked actions: ``0 log 0 = 0`` where p masks one (also where q does
+    too), exactly ``+inf`` where q masks an action p keeps, the definition elsewhere."""
+    result = as_cpu_tensor(_call(impl, inputs["logits_p"], inputs["logits_q"], device), "KL")
+    expected = oracle(**inputs)
+    assert result.shape == expected.shape, (
+        f"KL has shape {list(result.shape)}, expected {list(expected.shape)}"
+    )
+    infinite = torch.isinf(expected)
+    wrong = infinite & ~(result == math.inf)
+    if bool(wrong.any()):
+        row = int(wrong.nonzero()[0, 0])
+        action = int(
+            (
+                torch.isneginf(inputs["logits_q"][row]) & ~torch.isneginf(inputs["logits_p"][row])
+            ).nonzero()[0, 0]
+        )
+        raise AssertionError(
+            f"row {row}: KL is {result[row].item()!r}, expected +inf: q masks action {action} "
+            f"(logit -inf) where p has logit {inputs['logits_p'][row, action].item()!r}, so p "
+            f"puts mass where q has none"
+        )
+    # The +inf rows are judged above; zeroing them on both sides keeps row numbers in messages.
+    assert_close(
+        result.masked_fill(infinite, 0.0),
+        expected.masked_fill(infinite, 0.0),
+        what="categorical_kl with masked (-inf) actions",
+        tolerance=row_tolerance(**inputs).masked_fill(infinite, 1.0),
+    )
 
 
 @given(inputs=logit_pairs())

@@ -78,15 +78,15 @@ def check_scalar(
     rule: str = "finite",
     finite_rule: str | None = None,
     tensor: bool = True,
-    numpy: bool = False,
     show_float: bool = False,
 ) -> Any:
     """The one checker of scalar arguments (gamma, lam, alpha, beta, eps, sizes, tolerances).
 
-    Accepts a Python ``int`` (``integer``) or ``int``/``float``; never a ``bool``. With
-    ``tensor`` a 0-d tensor stands for its ``item()``; with ``numpy`` also a 0-d array, and
-    numpy integers and floats are numbers. Anything else is a ``TypeError``
-    ``"{name} must be {kind}, got {type}"``.
+    Accepts an integer (``integer``) or an integer or a float: Python's or numpy's of any
+    width (``np.float32(0.99)`` is as good a gamma as ``0.99``, which numpy's ``float64``
+    already was by subclassing ``float``); never a ``bool`` (``np.bool_`` included), a
+    complex number or a string. With ``tensor`` a 0-d tensor or 0-d numpy array stands for
+    its ``item()``. Anything else is a ``TypeError`` ``"{name} must be {kind}, got {type}"``.
 
     A number must be finite (``ValueError`` ``"{name} must be {finite_rule}, got {value}"``,
     ``finite_rule`` defaulting to ``rule``) and, for both kinds, lie in ``[low, high]``
@@ -96,13 +96,12 @@ def check_scalar(
 
     The wording is the caller's: each kernel's messages are part of its documented behaviour.
     """
-    arrays = (torch.Tensor, np.ndarray) if numpy else torch.Tensor
-    if tensor and isinstance(value, arrays) and value.ndim == 0:
+    if tensor and isinstance(value, (torch.Tensor, np.ndarray)) and value.ndim == 0:
         value = value.item()
-    if integer:
-        accepted: tuple[type, ...] = (int, np.integer) if numpy else (int,)
-    else:
-        accepted = (int, float, np.integer, np.floating) if numpy else (int, float)
+    # np.bool_ is neither np.integer nor int, so it falls out with Python's bool.
+    accepted: tuple[type, ...] = (
+        (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    )
     if isinstance(value, bool) or not isinstance(value, accepted):
         raise TypeError(f"{name} must be {kind}, got {type(value).__name__}")
     number = int(value) if integer else float(value)
@@ -118,7 +117,7 @@ def check_scalar(
 
 
 def check_unit_interval(name: str, value: object) -> float:
-    """A Python number in [0, 1] (gamma, lam)."""
+    """A real number in [0, 1] (gamma, lam)."""
     return check_scalar(name, value, low=0.0, high=1.0, kind="a number in [0, 1]", rule="in [0, 1]")
 
 
@@ -131,7 +130,7 @@ def check_same_device(**tensors: torch.Tensor) -> None:
 
 
 def check_positive_int(name: str, value: object) -> int:
-    """A Python int of at least 1 (sizes, iteration counts); ``bool`` is not an int here."""
+    """An int (Python's or numpy's) of at least 1 (sizes, iteration counts); never a ``bool``."""
     return check_scalar(
         name, value, integer=True, low=1, tensor=False, kind="an int", rule="at least 1"
     )

@@ -225,7 +225,10 @@ _ALL = [
         "drlspec.distributions:categorical_kl",
         _POLICY,
         ":four: TRPO / KL 散度",
-        meaning="KL(p || q), non-negative, zero iff equal distributions",
+        meaning=(
+            "KL(p || q), non-negative, zero iff equal distributions; -inf logits are masked "
+            "actions (0 log 0 = 0; +inf where only q masks)"
+        ),
     ),
     Contract(
         "gaussian_kl",

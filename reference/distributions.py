@@ -43,6 +43,15 @@ def categorical_kl(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tens
     exactly representable. An action with ``p(a)`` underflowing to 0 contributes 0 (its
     term's limit), never ``0 * inf``.
 
+    Masked actions: a logit of ``-inf`` is an action with probability exactly 0 (how
+    invalid actions are masked). With the convention ``0 log 0 = 0``, an action masked in
+    ``p`` contributes 0 whatever ``q`` says of it (masked there too, or not); an action
+    masked in ``q`` but not in ``p`` makes the KL ``+inf``, its true value (``p`` puts mass
+    where ``q`` has none, however small ``p(a)`` is in floating point). These are the
+    conventions of ``torch.distributions``' ``kl_divergence``. A row whose logits are all
+    ``-inf`` defines no distribution and is a ``ValueError``; NaN and ``+inf`` logits are
+    outside the contract.
+
     Args:
         logits_p: ``[B, A]`` logits of ``p`` (the distribution the expectation is under).
         logits_q: ``[B, A]`` logits of ``q``.
@@ -56,12 +65,33 @@ def categorical_kl(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tens
     _check_matrix("logits_p", logits_p, ["B", "A"], "action")
     _check_matrix("logits_q", logits_q, list(logits_p.shape), "action")
     check_same_device(logits_p=logits_p, logits_q=logits_q)
+    _check_some_action_unmasked("logits_p", logits_p)
+    _check_some_action_unmasked("logits_q", logits_q)
 
     log_p = torch.log_softmax(logits_p, dim=1)
     log_q = torch.log_softmax(logits_q.to(logits_p.dtype), dim=1)
-    # exp(log_p) is exactly 0 where p underflows, and log_p - log_q is finite for finite
-    # logits, so such actions add exactly 0.
-    return (log_p.exp() * (log_p - log_q)).sum(dim=1)
+    masked_p, masked_q = torch.isneginf(logits_p), torch.isneginf(logits_q)
+    # 0 log 0 = 0: an action masked in p adds nothing, whatever q says of it. Its log-ratio
+    # (-inf, or NaN when q masks it too) is replaced before the product, which also keeps NaN
+    # out of the gradient. Where p merely underflows, exp(log_p) is exactly 0 and the
+    # log-ratio finite, so such actions add exactly 0 too.
+    log_ratio = torch.where(masked_p, torch.zeros_like(log_p), log_p - log_q)
+    divergence = (log_p.exp() * log_ratio).sum(dim=1)
+    # An action p keeps and q masks has p > 0 exactly, even where exp(log_p) underflows:
+    # the KL is +inf, decided by the masks rather than by the rounded probability.
+    outside_support = (masked_q & ~masked_p).any(dim=1)
+    return torch.where(outside_support, torch.full_like(divergence, torch.inf), divergence)
+
+
+def _check_some_action_unmasked(name: str, logits: torch.Tensor) -> None:
+    """Every row must leave an action unmasked (a logit above ``-inf``)."""
+    masked_rows = torch.isneginf(logits).all(dim=1)
+    if bool(masked_rows.any()):
+        row = int(masked_rows.nonzero()[0, 0])
+        raise ValueError(
+            f"{name} must leave at least one action unmasked in every row, "
+            f"got row {row} with every logit -inf"
+        )
 
 
 def gaussian_kl(

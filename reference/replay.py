@@ -63,7 +63,7 @@ def as_numpy(name: str, x: object) -> np.ndarray:
 def check_positive_count(name: str, value: object) -> int:
     """A positive int (torch and numpy scalars included): sizes, capacities, counts."""
     return check_scalar(
-        name, value, integer=True, low=1, numpy=True, kind="a positive int", rule="a positive int"
+        name, value, integer=True, low=1, kind="a positive int", rule="a positive int"
     )
 
 
@@ -73,7 +73,6 @@ def check_non_negative_number(name: str, value: object) -> float:
         name,
         value,
         low=0.0,
-        numpy=True,
         kind="a non-negative number",
         rule="a finite non-negative number",
     )
@@ -196,6 +195,12 @@ def importance_weights(probabilities: torch.Tensor, size: int, beta: float) -> t
     return (probabilities.min() / probabilities) ** beta
 
 
+SUM_TREE_OVERFLOW = (
+    "priorities must keep total() finite: after this update the priorities would sum past "
+    "the largest float64 (about 1.8e308); the tree is unchanged"
+)
+
+
 class SumTree:
     """A binary tree over ``capacity`` non-negative priorities, kept in one numpy array.
 
@@ -237,7 +242,10 @@ class SumTree:
 
         Raises ``ValueError``/``TypeError`` naming the argument (index out of
         range, negative, NaN or infinite priority, mismatched shapes) and
-        leaves the tree unchanged.
+        leaves the tree unchanged. Priorities that are finite one by one but
+        whose sum would overflow (``total()`` infinite, and with it every
+        node on the way to the root and every ``find``) are refused the same
+        way: a ``ValueError`` naming ``priorities`` and the overflow.
         """
         indices = check_indices("indices", indices, self.capacity)
         priorities = check_finite_reals("priorities", priorities, indices.shape[0])
@@ -249,8 +257,22 @@ class SumTree:
         # order of repeated fancy-index assignment: keep each index's last occurrence.
         unique, first_in_reversed = np.unique(indices[::-1], return_index=True)
         last = indices.size - 1 - first_in_reversed
-        nodes = unique + self.size
-        self._tree[nodes] = priorities[last]
+        leaves = unique + self.size
+        previous = self._tree[leaves].copy()
+        with np.errstate(over="ignore"):  # an overflow is detected and undone below
+            self._write(leaves, priorities[last])
+        # Every node is at most the root (sums of non-negative terms, rounded
+        # monotonically), so a finite root means a finite tree.
+        if not np.isfinite(self._tree[1]):
+            # Nodes are recomputed from their children, so writing the old leaves
+            # back restores every node bit for bit.
+            self._write(leaves, previous)
+            raise ValueError(SUM_TREE_OVERFLOW)
+
+    def _write(self, leaves: np.ndarray, values: np.ndarray) -> None:
+        """Set distinct ``leaves`` (node numbers) to ``values`` and recompute their ancestors."""
+        self._tree[leaves] = values
+        nodes = leaves.copy()
         for _ in range(self.depth):
             nodes >>= 1
             # Siblings share a parent; a repeated node is written twice with the same value.
@@ -527,6 +549,11 @@ def _lift(value: Any) -> Any:
     return value
 
 
+# Half the largest float64: a full buffer of leaves at most this / capacity sums, after
+# the tree's roundings (a relative error of depth * 2**-53 at most), to well below overflow.
+PRIORITY_HEADROOM = float(np.finfo(np.float64).max) / 2
+
+
 class PrioritizedReplayBuffer(ReplayBuffer):
     r"""Proportional prioritized replay (Schaul et al. 2016, Algorithm 1).
 
@@ -544,7 +571,11 @@ class PrioritizedReplayBuffer(ReplayBuffer):
       calls of :meth:`sample`.
 
     NaN or infinite TD errors, a negative ``eps``, and indices outside the
-    stored transitions are rejected with the buffer unchanged.
+    stored transitions are rejected with the buffer unchanged. So are TD
+    errors whose ``p_i^alpha`` exceeds ``PRIORITY_HEADROOM / capacity`` (a
+    TD error of about ``1e300`` at ``alpha = 1``): below that bound the sum
+    of a full buffer of them stays finite, so no later write can overflow
+    the tree and leave the buffer unable to sample.
 
     Seed: :six: Prioritized Experience Replay. Paper: Schaul et al. (2016),
     Section 3.3 (proportional prioritization), 3.4 (annealing beta) and
@@ -589,7 +620,18 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         priorities = np.abs(td_errors) + self.eps
         if priorities.size == 0:
             return
-        self.tree.update(indices, priorities**self.alpha)
+        with np.errstate(over="ignore"):  # inf is caught just below
+            leaves = priorities**self.alpha
+        limit = PRIORITY_HEADROOM / self.capacity
+        too_large = ~(leaves <= limit)
+        if too_large.any():
+            position = int(np.flatnonzero(too_large)[0])
+            raise ValueError(
+                f"td_errors must give priorities (|td_error| + eps)**alpha of at most "
+                f"{limit:.3g} (the largest float64 / (2 * capacity), so that a full buffer's "
+                f"sum stays finite), got {float(td_errors[position])!r} at position {position}"
+            )
+        self.tree.update(indices, leaves)
         self.max_priority = max(self.max_priority, float(priorities.max()))
 
     def probabilities(self, indices: Any) -> np.ndarray:

@@ -90,19 +90,22 @@ def discounted_returns(
         gamma: discount in ``[0, 1]``.
 
     Returns:
-        ``[T, N]`` returns, in the dtype of ``rewards``.
+        ``[T, N]`` returns, in the dtype of ``rewards``; an empty rollout (``T = 0``)
+        gives an empty ``[0, N]`` result.
 
     Seed: 2、策略梯度 / REINFORCE (主要代码: ``G = self.gamma * G + reward``,
     one episode per update, so no cut is needed there; see docs/errata.md).
     Paper: Williams (1992); Sutton & Barto (2018), eq. 3.9.
     """
     gamma = check_discounted_returns_arguments(rewards, dones, gamma)
-    steps = rewards.shape[0]
+    steps, envs = rewards.shape
 
     # The per-step discount folds the episode cut in (rlax's ``discount_t``).
     discount = gamma * (1.0 - dones.to(rewards.dtype))
     returns = torch.empty_like(rewards)
-    next_return = torch.zeros_like(rewards[0])  # G_T = 0: nothing past the batch
+    # G_T = 0: nothing past the batch. Sized from the shape, not from row 0, so an
+    # empty rollout (T = 0) gives an empty [0, N] result.
+    next_return = rewards.new_zeros(envs)
     for t in reversed(range(steps)):
         next_return = rewards[t] + discount[t] * next_return
         returns[t] = next_return
@@ -158,7 +161,8 @@ def gae(
         lam: GAE's ``lambda`` in ``[0, 1]``.
 
     Returns:
-        ``[T, N]`` advantages, in the dtype of ``rewards``.
+        ``[T, N]`` advantages, in the dtype of ``rewards``; an empty rollout (``T = 0``)
+        gives an empty ``[0, N]`` result.
 
     Seed: :four: TRPO / 广义优势估计 GAE (its ``compute_advantage`` never cuts the
     trace at episode ends; see docs/errata.md). Paper: Schulman et al. (2016),
@@ -176,7 +180,7 @@ def gae(
     episode_ends = terminated.bool() | truncated.bool()
     trace_decay = gamma * lam * (~episode_ends).to(rewards.dtype)
     advantages = torch.empty_like(deltas)
-    next_advantage = torch.zeros_like(deltas[0])  # A_T = 0
+    next_advantage = deltas.new_zeros(envs)  # A_T = 0 (and T = 0 gives an empty result)
     for t in reversed(range(steps)):
         next_advantage = deltas[t] + trace_decay[t] * next_advantage
         advantages[t] = next_advantage

@@ -36,6 +36,64 @@ def test_categorical_kl_finite_where_softmax_underflows(dtype):
     assert result.item() == pytest.approx(2000.0, rel=1e-6)
 
 
+INF = math.inf
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_categorical_kl_masked_actions_by_hand(dtype):
+    """-inf logits: 0 log 0 = 0 where p masks (whatever q says), +inf where only q masks."""
+    logits_p = torch.tensor(
+        [[0.0, 0.0, -INF], [0.0, -INF, 0.0], [0.0, 0.0, 0.0], [0.0, -INF, -INF], [0.0, -200, 0]],
+        dtype=dtype,
+    )
+    logits_q = torch.tensor(
+        [[0.0, 0.0, -INF], [0.0, 0.0, math.log(3.0)], [0.0, 0.0, -INF], [0.0, 0.0, -INF],
+         [0.0, -INF, 0.0]],
+        dtype=dtype,
+    )  # fmt: skip
+    result = categorical_kl(logits_p, logits_q)
+    assert result.dtype == dtype
+    # Row 1: p = (1/2, 0, 1/2), q = (1/5, 1/5, 3/5): 1/2 log(5/2) + 1/2 log(5/6).
+    row_1 = 0.5 * math.log(2.5) + 0.5 * math.log(5.0 / 6.0)
+    # Row 3: p = (1, 0, 0), q = (1/2, 1/2, 0): log 2 (the action masked in both adds 0).
+    expected = [0.0, row_1, INF, math.log(2.0), INF]
+    assert result.tolist() == pytest.approx(expected, rel=1e-6)
+    # Row 4: p of action 1 underflows in float32 (e^-200) but is not 0: q masking it is +inf.
+    assert result[2].item() == INF and result[4].item() == INF
+
+
+def test_categorical_kl_masked_rows_have_finite_gradients():
+    """Where the KL is finite, masks put no NaN in the gradient (TRPO differentiates it twice)."""
+    logits_p = torch.tensor([[0.5, -INF, 0.2], [0.1, 0.3, -INF]], dtype=torch.float64)
+    logits_q = torch.tensor([[0.1, -INF, 0.7], [0.4, 0.2, 0.0]], dtype=torch.float64)
+    logits_p.requires_grad_(True)
+    logits_q.requires_grad_(True)
+    categorical_kl(logits_p, logits_q).sum().backward()
+    assert torch.isfinite(logits_p.grad).all() and torch.isfinite(logits_q.grad).all()
+    assert logits_p.grad[0, 1] == 0 and logits_q.grad[0, 1] == 0
+
+
+@pytest.mark.parametrize("name", ["logits_p", "logits_q"])
+def test_categorical_kl_row_with_every_action_masked_is_an_error(name):
+    logits = {"logits_p": torch.zeros(3, 2), "logits_q": torch.zeros(3, 2)}
+    logits[name][1] = -INF
+    with pytest.raises(
+        ValueError, match=rf"^{name} must leave at least one action unmasked.*row 1"
+    ):
+        categorical_kl(**logits)
+
+
+def test_categorical_kl_unchanged_without_masks():
+    """No -inf anywhere: the same bits as the formula the reference used before masks."""
+    generator = torch.Generator().manual_seed(11)
+    for dtype in (torch.float32, torch.float64):
+        logits_p = 30 * torch.randn(64, 7, generator=generator, dtype=dtype)
+        logits_q = 30 * torch.randn(64, 7, generator=generator, dtype=dtype)
+        log_p, log_q = torch.log_softmax(logits_p, 1), torch.log_softmax(logits_q, 1)
+        before = (log_p.exp() * (log_p - log_q)).sum(dim=1)
+        assert torch.equal(categorical_kl(logits_p, logits_q), before)
+
+
 def test_gaussian_kl_by_hand():
     # one dimension: N(0, 1) || N(1, 2): log 2 + (1 + 1) / 8 - 1/2
     result = gaussian_kl(*(torch.tensor([[v]], dtype=torch.float64) for v in (0.0, 1.0, 1.0, 2.0)))

@@ -120,3 +120,49 @@ def test_fast_sum_tree_rejects_what_the_reference_rejects() -> None:
     tree.update(np.array([1]), np.array([2.0]))
     with pytest.raises(ValueError, match="prefix_sums"):
         tree.find(np.array([2.5]))
+
+
+@pytest.mark.parametrize("envs", [0, 1, 3])
+def test_fast_kernels_give_an_empty_result_for_an_empty_rollout(envs: int) -> None:
+    """T = 0 gives [0, N], as the reference does."""
+    empty = torch.zeros(0, envs)
+    flags = torch.zeros(0, envs, dtype=torch.bool)
+    float_flags = torch.zeros(0, envs)
+    for terminated in (flags, float_flags):
+        assert fast_gae(empty, empty, empty, terminated, terminated, 0.9, 0.9).shape == (0, envs)
+        assert fast_discounted_returns(empty, terminated, 0.9).shape == (0, envs)
+
+
+def test_fast_kernels_take_numpy_scalars() -> None:
+    """A np.float32 gamma or lam means its value, in the fast path and the checked one."""
+    generator = torch.Generator().manual_seed(5)
+    rewards, values, next_values = (torch.randn(6, 3, generator=generator) for _ in range(3))
+    flags = torch.rand(6, 3, generator=generator) < 0.3
+    for terminated in (flags, flags.float()):
+        for gamma, lam in ((np.float32(0.9), np.float32(0.8)), (np.array(0.9), np.int64(1))):
+            args = (rewards, values, next_values, terminated, flags)
+            assert torch.equal(
+                fast_gae(*args, gamma, lam), fast_gae(*args, float(gamma), float(lam))
+            )
+            assert torch.equal(
+                fast_discounted_returns(rewards, terminated, gamma),
+                fast_discounted_returns(rewards, terminated, float(gamma)),
+            )
+    with pytest.raises(TypeError, match="gamma"):
+        fast_gae(rewards, values, next_values, flags, flags, np.bool_(True), 0.9)
+
+
+@pytest.mark.parametrize("tree_class", [SumTree, FastSumTree])
+def test_sum_trees_refuse_an_overflowing_total_and_stay_unchanged(tree_class) -> None:
+    """Two leaves of 1e308 would make total() inf: refused, naming priorities, tree intact."""
+    tree = tree_class(5)
+    tree.update(np.arange(5), np.array([1.0, 2.0, 0.0, 3.0, 1e308]))
+    before = (tree.total(), tree.get(np.arange(5)).tolist(), tree._tree.copy())
+    with pytest.raises(ValueError, match=r"^priorities must keep total\(\) finite"):
+        tree.update(np.array([2, 0, 2]), np.array([1e308, 5.0, 1e308]))
+    assert (tree.total(), tree.get(np.arange(5)).tolist()) == before[:2]
+    np.testing.assert_array_equal(tree._tree, before[2])
+    # Lowering the large leaf first makes the same write fine.
+    tree.update(np.array([4, 2]), np.array([1.0, 1e308]))
+    assert tree.total() == 1e308 + 7.0
+    np.testing.assert_array_equal(tree.find(np.array([0.0, tree.total()])), [0, 4])

@@ -80,6 +80,29 @@ def test_sum_tree_update_rejects_bad_input_and_leaves_the_tree_unchanged(
     assert _state(tree) == before
 
 
+def test_sum_tree_update_that_would_overflow_total_is_refused_and_undone():
+    """Two leaves of 1e308 sum past the largest float64: refused naming ``priorities`` and
+    the overflow (not a ``prefix_sums`` the user never passed, later), tree bit for bit as
+    before, and still usable."""
+    tree = _filled_tree()
+    tree.update(np.array([1]), np.array([1e308]))
+    before, nodes = _state(tree), tree._tree.copy()
+    with pytest.raises(
+        ValueError, match=r"^priorities must keep total\(\) finite: .* largest float64"
+    ):
+        tree.update(np.array([3]), np.array([1e308]))
+    assert _state(tree) == before
+    np.testing.assert_array_equal(tree._tree, nodes)
+    assert tree.find(np.array([tree.total()])).tolist() == [4]
+
+
+def test_sum_tree_near_the_largest_float_is_fine_while_the_total_is_finite():
+    tree = SumTree(3)
+    tree.update(np.array([0, 2]), np.array([8e307, 8e307]))
+    assert tree.total() == 1.6e308
+    assert tree.find(np.array([0.0, 1e308])).tolist() == [0, 2]
+
+
 @pytest.mark.parametrize(
     ("prefix_sums", "name"),
     [
@@ -534,6 +557,34 @@ def test_update_priorities_rejects_bad_input_and_leaves_the_buffer_unchanged(
     with pytest.raises(error, match=name):
         buffer.update_priorities(indices, td_errors)
     assert (buffer.probabilities(np.arange(3)).tolist(), buffer.max_priority) == before
+
+
+def test_update_priorities_refuses_td_errors_that_could_overflow_the_tree():
+    """alpha = 1, capacity 8: a TD error of 1e308 would leave no room for a full buffer
+    (new transitions get the largest priority seen); refused naming ``td_errors``, buffer
+    unchanged, and it still samples."""
+    buffer = PrioritizedReplayBuffer(8, OBS, alpha=1.0)
+    _fill(buffer, range(3))
+    buffer.update_priorities(np.array([1]), np.array([2.0]))
+    before = (buffer.probabilities(np.arange(3)).tolist(), buffer.max_priority)
+    for td_errors in (np.array([1.0, 1e308]), np.array([2e307, 1.0])):
+        with pytest.raises(ValueError, match=r"^td_errors must give priorities .* at position"):
+            buffer.update_priorities(np.array([0, 2]), td_errors)
+        assert (buffer.probabilities(np.arange(3)).tolist(), buffer.max_priority) == before
+    # Just below the bound: accepted, and a full buffer of such priorities still samples.
+    largest = float(np.finfo(np.float64).max) / 2 / 8
+    buffer.update_priorities(np.array([0]), np.array([largest * 0.99]))
+    _fill(buffer, range(3, 8))
+    buffer.update_priorities(np.arange(8), np.full(8, largest * 0.99))
+    assert math.isfinite(buffer.tree.total())
+    assert len(buffer.sample(4, np.random.default_rng(0)).indices) == 4
+
+
+@pytest.mark.parametrize("alpha", [np.float32(0.6), np.float16(1.0), np.array(0.5), np.int64(1)])
+def test_prioritized_buffer_takes_numpy_hyperparameters(alpha):
+    buffer = PrioritizedReplayBuffer(np.int64(8), OBS, alpha=alpha, beta_steps=np.int32(10))
+    assert buffer.alpha == float(alpha)
+    assert buffer.capacity == 8 and type(buffer.capacity) is int
 
 
 @pytest.mark.parametrize(

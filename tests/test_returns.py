@@ -5,6 +5,7 @@ this module pins the reference's own promise that a bad argument raises a
 ``TypeError``/``ValueError`` naming it, and that nothing is broadcast.
 """
 
+import numpy as np
 import pytest
 import torch
 
@@ -221,3 +222,46 @@ def test_mixed_float_dtypes_follow_rewards():
     out = _call("gae", values=torch.ones(T, N, dtype=torch.float64))
     assert out.dtype == torch.float32
     torch.testing.assert_close(out[-1], torch.full((N,), -1.0))
+
+
+@pytest.mark.parametrize("kernel", ["discounted_returns", "gae"])
+@pytest.mark.parametrize("envs", [0, 1, N])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_empty_rollout_gives_an_empty_result(kernel, envs, dtype):
+    """T = 0: no steps, no returns or advantages ([0, N]), rather than an IndexError."""
+    empty = torch.zeros(0, envs, dtype=dtype)
+    flags = torch.zeros(0, envs, dtype=torch.bool)
+    if kernel == "gae":
+        result = gae(empty, empty, empty, flags, flags, 0.9, 0.95)
+    else:
+        result = discounted_returns(empty, flags, 0.9)
+    assert result.shape == (0, envs)
+    assert result.dtype == dtype
+
+
+def test_td_target_empty_batch_gives_an_empty_result():
+    result = td_target(torch.zeros(0), torch.zeros(0), torch.zeros(0, dtype=torch.bool), 0.9)
+    assert result.shape == (0,)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("gamma", [np.float32(0.9), np.float16(0.5), np.array(0.9), np.int64(1)])
+def test_numpy_scalars_are_numbers(kernel, gamma):
+    """A float32 gamma is as good as a Python float (it was refused while float64 passed)."""
+    assert torch.equal(_call(kernel, gamma=gamma), _call(kernel, gamma=float(gamma)))
+    if kernel == "gae":
+        assert torch.equal(_call(kernel, lam=gamma), _call(kernel, lam=float(gamma)))
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("gamma", [np.bool_(True), np.complex64(0.5), np.str_("0.9")])
+def test_numpy_bools_complex_and_strings_are_refused(kernel, gamma):
+    with pytest.raises(TypeError, match="gamma"):
+        _call(kernel, gamma=gamma)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("gamma", [np.float32(1.5), np.float32("nan"), np.float64(-0.1)])
+def test_numpy_scalars_outside_unit_interval_are_rejected(kernel, gamma):
+    with pytest.raises(ValueError, match="gamma must be in"):
+        _call(kernel, gamma=gamma)

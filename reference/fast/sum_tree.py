@@ -20,6 +20,7 @@ import numba
 import numpy as np
 
 from drlspec.replay import (
+    SUM_TREE_OVERFLOW,
     as_numpy,
     check_finite_reals,
     check_indices,
@@ -103,7 +104,11 @@ class SumTree:
         return np.ascontiguousarray(array)
 
     def update(self, indices: Any, priorities: Any) -> None:
-        """Set ``priority[indices[k]] = priorities[k]`` in order (the last write wins)."""
+        """Set ``priority[indices[k]] = priorities[k]`` in order (the last write wins).
+
+        Refusals as the reference's, with the tree unchanged: also a batch after which the
+        priorities' sum would overflow (``total()`` infinite).
+        """
         indices = self._indices(indices)
         array = as_numpy("priorities", priorities)
         if array.dtype == np.float64 and array.shape == indices.shape:
@@ -116,7 +121,14 @@ class SumTree:
             if (array < 0).any():
                 raise ValueError("priorities must be non-negative")
         if indices.size:
+            previous = self._tree[indices + self.size]  # a copy (fancy indexing)
             _update(self._tree, self.size, indices, np.ascontiguousarray(array))
+            # The root bounds every node, so a finite root means a finite tree.
+            if not np.isfinite(self._tree[1]):
+                # Read before any write, so duplicates restore the same old value;
+                # nodes are recomputed from children, so the tree is restored bit for bit.
+                _update(self._tree, self.size, indices, previous)
+                raise ValueError(SUM_TREE_OVERFLOW)
 
     def total(self) -> float:
         """The sum of all priorities (the root)."""

@@ -77,3 +77,40 @@ def batch_maximum_stabilisation(logits_p, logits_q):
 
     log_p, log_q = log_softmax(logits_p), log_softmax(logits_q)
     return (log_p.exp() * (log_p - log_q)).sum(dim=1)
+
+
+def zero_times_log_zero_at_masks(logits_p, logits_q):
+    """``p * (log p - log q)`` summed as it stands (the reference before masks were in the
+    contract): right for finite logits, NaN wherever ``p`` masks an action (``0 * -inf``)."""
+    log_p = torch.log_softmax(logits_p, dim=1)
+    log_q = torch.log_softmax(logits_q, dim=1)
+    return (log_p.exp() * (log_p - log_q)).sum(dim=1)
+
+
+def masks_as_large_negative_logits(logits_p, logits_q):
+    """Replaces ``-inf`` by ``-1e9`` first (the usual ``masked_fill(mask, -1e9)``): no NaN, but a
+    large finite KL where ``q`` masks an action ``p`` keeps, whose KL is ``+inf``."""
+    logits_p = logits_p.masked_fill(torch.isneginf(logits_p), -1e9)
+    logits_q = logits_q.masked_fill(torch.isneginf(logits_q), -1e9)
+    log_p = torch.log_softmax(logits_p, dim=1)
+    log_q = torch.log_softmax(logits_q, dim=1)
+    return (log_p.exp() * (log_p - log_q)).sum(dim=1)
+
+
+def nan_to_num_of_the_result(logits_p, logits_q):
+    """Hides the NaN of masked actions with ``torch.nan_to_num``: a row where ``p`` masks an
+    action becomes 0 whatever its KL, and ``+inf`` becomes the largest float."""
+    log_p = torch.log_softmax(logits_p, dim=1)
+    log_q = torch.log_softmax(logits_q, dim=1)
+    return torch.nan_to_num((log_p.exp() * (log_p - log_q)).sum(dim=1))
+
+
+def infinity_wherever_q_masks(logits_p, logits_q):
+    """Applies the two conventions in the wrong order: ``+inf`` wherever ``q`` masks an action,
+    also one that ``p`` masks too (``0 log 0 = 0`` must win there: a mask shared by both, the
+    legal actions of one state, gives a finite KL)."""
+    log_p = torch.log_softmax(logits_p, dim=1)
+    log_q = torch.log_softmax(logits_q, dim=1)
+    terms = torch.where(torch.isneginf(logits_p), 0.0, log_p.exp() * (log_p - log_q))
+    terms = torch.where(torch.isneginf(logits_q), torch.inf, terms)
+    return terms.sum(dim=1)
