@@ -126,7 +126,11 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field"
     )
-    train.add_argument("--run-dir", default=None, help="default runs/<algo>-<env>-<seed>-<time>")
+    train.add_argument(
+        "--run-dir",
+        default=None,
+        help="a new or empty folder (default runs/<algo>-<env>-<seed>-<time>, made unique)",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress line")
     train.add_argument(
         "--resume",
@@ -208,6 +212,8 @@ def _regress(args: argparse.Namespace) -> int:
     if args.resume is not None:
         if args.output is not None:
             raise UsageError("--resume continues in the results' folder; drop --output")
+        if Path(args.resume).is_dir():
+            raise UsageError(f"--resume {args.resume} is a folder; name its results.json")
         if not Path(args.resume).is_file():
             raise UsageError(f"--resume {args.resume}: no such file")
     if args.backend == "ray":
@@ -404,11 +410,13 @@ def _contracts() -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    import contextlib
     import time
 
     from drlspec.agents import make_config, resume_config, train
     from drlspec.agents.config import ConfigError
     from drlspec.agents.guards import NonFiniteError
+    from drlspec.agents.run_folder import RunInterrupted, new_run_folder
 
     try:
         if args.resume is not None:
@@ -418,7 +426,7 @@ def _train(args: argparse.Namespace) -> int:
             algorithm, config = resume_config(args.resume, args.steps)
             if args.algorithm not in (None, algorithm):
                 raise UsageError(f"{args.resume} is a {algorithm} run, not {args.algorithm}")
-            run_dir = args.resume
+            folder: contextlib.AbstractContextManager = contextlib.nullcontext(args.resume)
         elif args.algorithm is None:
             raise UsageError("name an algorithm (ALGO) or --resume RUN_DIR")
         else:
@@ -431,24 +439,27 @@ def _train(args: argparse.Namespace) -> int:
                 device=args.device,
                 overrides=args.set,
             )
+            # Only now, the config valid, does a folder appear: claimed for this run alone.
             stamp = time.strftime("%Y%m%d-%H%M%S")
-            run_dir = args.run_dir or f"runs/{algorithm}-{config.env_id}-{config.seed}-{stamp}"
-        verb = "resuming" if args.resume else "training"
-        print(f"{verb} {algorithm} on {config.env_id} (seed {config.seed}) -> {run_dir}")
-        try:
-            summary = train(
-                algorithm,
-                config,
-                run_dir,
-                progress=not args.no_progress,
-                resume=args.resume is not None,
-            )
-        except KeyboardInterrupt:
-            print(f"interrupted: checkpoint and metrics saved in {run_dir}", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        except NonFiniteError as error:
-            print(f"drlspec train: error: {error}", file=sys.stderr)
-            return EXIT_FAILED
+            default = f"runs/{algorithm}-{config.env_id}-{config.seed}-{stamp}"
+            folder = new_run_folder(args.run_dir, default)
+        with folder as run_dir:
+            verb = "resuming" if args.resume else "training"
+            print(f"{verb} {algorithm} on {config.env_id} (seed {config.seed}) -> {run_dir}")
+            try:
+                summary = train(
+                    algorithm,
+                    config,
+                    run_dir,
+                    progress=not args.no_progress,
+                    resume=args.resume is not None,
+                )
+            except RunInterrupted as interrupted:
+                print(str(interrupted), file=sys.stderr)
+                return EXIT_INTERRUPTED
+            except NonFiniteError as error:
+                print(f"drlspec train: error: {error}", file=sys.stderr)
+                return EXIT_FAILED
     except ConfigError as error:
         raise UsageError(str(error)) from None
     print(
@@ -462,11 +473,13 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from drlspec.agents import evaluate_run
-    from drlspec.agents.config import ConfigError
+    from drlspec.agents.config import ConfigError, check_seed
 
     if args.episodes < 1:
         raise UsageError(f"--episodes must be at least 1, got {args.episodes}")
     try:
+        if args.seed is not None:
+            check_seed(args.seed, "--seed")
         returns = evaluate_run(args.run_dir, args.episodes, args.seed, f"{args.checkpoint}.pt")
     except ConfigError as error:
         raise UsageError(str(error)) from None

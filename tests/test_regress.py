@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from drlspec.cli import main as main_cli
 from drlspec.harness import regress
 from drlspec.harness.target import UsageError
 
@@ -376,6 +377,101 @@ def test_resume_refuses_a_changed_case(tmp_path):
             resume=tmp_path / "a" / "results.json",
             report=lambda _: None,
         )
+
+
+_OK_RUN = {
+    "case": "dqn-CartPole-v1",
+    "seed": 1,
+    "device": "cpu",
+    "status": "ok",
+    "final_return": 20.0,
+    "eval_returns": [20.0, 20.0],
+    "seconds": 1.0,
+    "curve": [None] * regress.CURVE_POINTS,
+}
+
+
+def _results(**changes) -> str:
+    return json.dumps({"cases": [], "runs": [_OK_RUN], **changes})
+
+
+def _run(**changes) -> str:
+    return _results(runs=[{**_OK_RUN, **changes}])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the file is empty"),
+        ("  \n", "the file is empty"),
+        (_results()[:-20], "not valid JSON (Expecting"),  # truncated mid-write
+        ("[]", "it holds a JSON list, not an object"),
+        ('"results"', "it holds a JSON str, not an object"),
+        (json.dumps({"runs": []}), "no 'cases' key"),
+        (json.dumps({"cases": []}), "no 'runs' key"),
+        (_results(cases={}), "'cases' is a dict, not a list"),
+        (_results(runs={"a": 1}), "'runs' is a dict, not a list"),
+        (_results(cases=[1]), "cases[0] is not an object with a string 'name'"),
+        (_results(cases=[{"steps": 5}]), "cases[0] is not an object with a string 'name'"),
+        (_results(runs=[3]), "runs[0] is a int, not an object"),
+        (_results(runs=[_OK_RUN, None]), "runs[1] is a NoneType, not an object"),
+        (_run(seed="1"), "runs[0] has no int 'seed' (got '1')"),
+        (_run(seed=True), "runs[0] has no int 'seed' (got True)"),
+        (_run(case=None), "runs[0] has no str 'case'"),
+        (_run(status=1), "runs[0] has no str 'status'"),
+        (_run(final_return="20"), "runs[0] (finished) has no number 'final_return'"),
+        (_run(final_return=None), "runs[0] (finished) has no number 'final_return'"),
+        (_run(seconds=[1]), "runs[0] (finished) has no number 'seconds'"),
+        (_run(eval_returns="20"), "runs[0] 'eval_returns' is not a list of numbers"),
+        (_run(curve=[1.0]), f"runs[0] 'curve' is not a list of {regress.CURVE_POINTS} numbers"),
+        (_run(curve={"a": 1}), "runs[0] 'curve' is not a list"),
+        (
+            _results(runs=[_OK_RUN, _OK_RUN]),
+            "runs[1] repeats the finished run dqn-CartPole-v1 seed 1 on cpu",
+        ),
+    ],
+)
+def test_resume_from_a_malformed_results_file_is_one_line_and_exit_2(
+    text, message, tmp_path, capsys
+):
+    """Whatever is wrong with the file: exit 2, one line naming the file and the fault, no
+    traceback, nothing run, nothing written next to it, the file left as it was."""
+    table = tmp_path / "cases.toml"
+    table.write_text(TINY)
+    results = tmp_path / "sweep" / "results.json"
+    results.parent.mkdir()
+    results.write_text(text)
+    code = main_cli(["regress", "--table", str(table), "--device", "cpu", "--resume", str(results)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"drlspec regress: error: --resume {results}: ")
+    assert message in err
+    assert results.read_text() == text
+    assert sorted(p.name for p in results.parent.iterdir()) == ["results.json"]
+
+
+def test_resume_from_an_unreadable_or_missing_results_file_is_one_line_and_exit_2(tmp_path, capsys):
+    table = tmp_path / "cases.toml"
+    table.write_text(TINY)
+    binary = tmp_path / "results.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    for target, message in (
+        (binary, "cannot read it"),
+        (tmp_path, "is a folder; name its results.json"),
+        (tmp_path / "missing.json", "no such file"),
+    ):
+        code = main_cli(["regress", "--table", str(table), "--resume", str(target)])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_resume_keeps_failed_runs_out_whatever_else_they_lack(tmp_path):
+    """A failed run is run again: only its key is read, not the fields of a finished run."""
+    path = tmp_path / "results.json"
+    failed = {"case": "ppo-CartPole-v1", "seed": 2, "device": "cpu", "status": "error"}
+    path.write_text(_results(runs=[_OK_RUN, failed]))
+    assert regress._finished_runs(path, []) == [_OK_RUN]
 
 
 def test_the_ray_backend_without_ray_says_how_to_install_it(monkeypatch):

@@ -38,6 +38,7 @@ Command line: ``drlspec train ALGO --env ENV_ID --steps N --seed S --device cpu|
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -46,15 +47,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 
 from drlspec.agents import actor_critic, dqn, ppo, reinforce, trpo
 from drlspec.agents.config import ConfigError, apply_overrides, config_from_dict
+from drlspec.agents.environments import make_env
 from drlspec.agents.evaluation import evaluate_policy
 from drlspec.agents.files import atomic_write_text
-from drlspec.agents.run_folder import Run
+from drlspec.agents.run_folder import Run, RunInterrupted, hold_run_folder, load_checkpoint
 
 __all__ = [
     "ALGORITHMS",
@@ -123,19 +124,16 @@ def make_config(
     entry = ALGORITHMS[algorithm]
     config = entry.config_class(**entry.defaults)
     given = {"env_id": env_id, "total_steps": total_steps, "seed": seed, "device": device}
-    config = dataclasses.replace(config, **{k: v for k, v in given.items() if v is not None})
-    config = apply_overrides(config, overrides)
+    # One replace for the options and --set together: a combination is checked once, as given.
+    config = apply_overrides(config, overrides, **{k: v for k, v in given.items() if v is not None})
     if config.device not in ("cpu", "cuda") and not config.device.startswith("cuda:"):
         raise ConfigError(f"device must be cpu or cuda, got {config.device!r}")
     if config.device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("device cuda requested but torch.cuda.is_available() is False")
-    try:
-        gym.spec(config.env_id)
-    except gym.error.Error as error:
-        raise ConfigError(f"unknown environment id {config.env_id!r} ({error})") from None
-    # Build the agent once on the environment's spaces: an unsupported space or a bad
-    # hyperparameter fails here, before a run folder exists.
-    env = gym.make(config.env_id)
+    # Build the agent once on the environment's spaces: an unknown environment, a missing
+    # optional dependency, an unsupported space or a bad hyperparameter fails here, before a
+    # run folder exists.
+    env = make_env(config.env_id)
     try:
         entry.module.make_agent(config, env.observation_space, env.action_space)
     except (ValueError, TypeError) as error:
@@ -163,109 +161,176 @@ def train(
 
     ``resume=True`` continues the run in ``run_dir`` from ``checkpoints/last.pt``: networks,
     optimizers, replay buffer, environments mid-episode and random states are restored, so
-    with an unchanged config the result equals an uninterrupted run's. The first Ctrl-C stops
-    training at the next consistent point after writing the checkpoint and the metrics, then
-    ``KeyboardInterrupt`` propagates.
+    with an unchanged config the result equals an uninterrupted run's. ``total_steps`` below
+    the checkpoint's step, or equal to it for a finished run, is a ``ConfigError``.
+
+    The run folder is held (``.lock``) until the function returns; a folder another process
+    holds is a ``ConfigError``. The first Ctrl-C stops training at the next consistent point
+    after writing the checkpoint and the metrics (an evaluation under way, the final one
+    included, is abandoned and played again on resume), then
+    :class:`~drlspec.agents.run_folder.RunInterrupted`, a ``KeyboardInterrupt`` saying what
+    the folder holds, propagates.
     """
     entry = ALGORITHMS[algorithm]
-    state = None
-    if resume:
-        state = torch.load(
-            Path(run_dir) / "checkpoints" / "last.pt",
-            map_location=config.device,
-            weights_only=False,
-        )
-        if "envs" not in state:
-            raise ConfigError(f"{run_dir}: last.pt holds no training state (a finished run?)")
-    run = Run(run_dir, algorithm, config, progress=progress, resume=resume)
-    if state is not None:
-        run.resume_from(int(state["step"]))
+    run_dir = Path(run_dir)
+    # The folder is this process's until train returns: a second process is refused.
+    with hold_run_folder(run_dir, create=not resume):
+        state, keep_rows = None, False
+        if resume:
+            state = load_checkpoint(run_dir / "checkpoints" / "last.pt", config.device)
+            if "envs" not in state:
+                raise ConfigError(f"{run_dir}: last.pt holds no training state")
+            done = int(state["step"])
+            if config.total_steps < done:
+                raise ConfigError(
+                    f"{run_dir} has run {done} steps already: the total (--steps) must be at "
+                    f"least {done}, got {config.total_steps}"
+                )
+            finished = _finished_at(run_dir) == done
+            if finished and config.total_steps == done:
+                raise ConfigError(
+                    f"{run_dir} finished at step {done}; give a larger --steps to train it further"
+                )
+            # A finished run trained further keeps its final evaluation's row.
+            keep_rows = finished
+        run = Run(run_dir, algorithm, config, progress=progress, resume=resume)
+        if state is not None:
+            run.resume_from(state, keep_rows=keep_rows)
+        return _train_in(run, entry, config, state, eval_seed, eval_episodes)
+
+
+def _finished_at(run_dir: Path) -> int | None:
+    """The step ``summary.json`` reports (written last, when a run finished), or ``None``."""
+    try:
+        return int(json.loads((run_dir / "summary.json").read_text())["steps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _train_in(
+    run: Run,
+    entry: Algorithm,
+    config: Any,
+    state: dict[str, Any] | None,
+    eval_seed: int | None,
+    eval_episodes: int | None,
+) -> dict[str, Any]:
+    """:func:`train`'s work in a held run folder: the loop, the final evaluation, the files."""
     start = time.perf_counter()
     try:
         with run.interrupt_guard():
-            agent = entry.module.train(config, run, state)
-    except KeyboardInterrupt:
+            agent = entry.module.train(config, run, state)  # last.pt holds the last step
+            seconds = time.perf_counter() - start
+            run.finish()
+            returns = evaluate_policy(
+                agent.act,
+                config.env_id,
+                config.eval_episodes if eval_episodes is None else eval_episodes,
+                config.seed + 10_000 if eval_seed is None else eval_seed,
+                stop=lambda: run.interrupt_requested,
+                phase="final_evaluation",
+            )
+            mean = run.log_evaluation(run.step, returns)
+            run.flush()
+            if mean >= run.best_evaluation:
+                run.best_evaluation = mean
+                run.save({"agent": agent.state_dict()}, name="best.pt")
+            run.plot()
+            steps_run = run.step - run.start_step
+            summary = {
+                "algorithm": entry.name,
+                "env_id": config.env_id,
+                "seed": config.seed,
+                "steps": run.step,
+                "train_seconds": round(seconds, 2),
+                "steps_per_second": round(steps_run / max(seconds, 1e-9), 1),
+                "eval_episodes": len(returns),
+                "eval_mean_return": mean,
+                "eval_std_return": float(np.std(returns)),
+                "eval_returns": [float(r) for r in returns],
+                "best_eval_mean_return": run.best_evaluation,
+            }
+            # Written last: a summary whose step is last.pt's marks a finished run.
+            atomic_write_text(run.directory / "summary.json", json.dumps(summary, indent=2) + "\n")
+    except RunInterrupted:
         run.finish()
-        if not run.saved_on_interrupt:
-            # Interrupted outside the loop's consistent points: the weights are loadable, but
-            # the environments may be a step ahead of the counters.
-            run.save_latest()
-        run.plot()
+        with contextlib.suppress(KeyboardInterrupt):
+            run.plot()
         raise
-    seconds = time.perf_counter() - start
-    run.finish()
-    returns = evaluate_policy(
-        agent.act,
-        config.env_id,
-        config.eval_episodes if eval_episodes is None else eval_episodes,
-        config.seed + 10_000 if eval_seed is None else eval_seed,
-    )
-    mean = run.log_evaluation(run.step, returns)
-    run.save_latest()
-    if mean >= run.best_evaluation:
-        run.best_evaluation = mean
-        run.save({"agent": agent.state_dict()}, name="best.pt")
-    run.plot()
-    steps_run = run.step - run.start_step
-    summary = {
-        "algorithm": algorithm,
-        "env_id": config.env_id,
-        "seed": config.seed,
-        "steps": run.step,
-        "train_seconds": round(seconds, 2),
-        "steps_per_second": round(steps_run / max(seconds, 1e-9), 1),
-        "eval_episodes": len(returns),
-        "eval_mean_return": mean,
-        "eval_std_return": float(np.std(returns)),
-        "eval_returns": [float(r) for r in returns],
-        "best_eval_mean_return": run.best_evaluation,
-    }
-    atomic_write_text(Path(run_dir) / "summary.json", json.dumps(summary, indent=2) + "\n")
+    except KeyboardInterrupt:
+        # Stopped part-way through a step (a second Ctrl-C) or in the final evaluation:
+        # last.pt and the rows it counts are the last exact state; nothing new is written.
+        run.finish()
+        interrupted = run.abandon()
+        if not interrupted.removed:
+            with contextlib.suppress(KeyboardInterrupt):
+                run.plot()
+        raise interrupted from None
     return summary
+
+
+def _read_config(run_dir: Path) -> tuple[str, Any]:
+    """``(algorithm, config)`` from ``run_dir/config.json``; a ``ConfigError`` naming the file
+    and the fault where it is missing, not JSON or not a config."""
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
+        raise ConfigError(f"{run_dir} is not a run folder (no config.json)")
+    try:
+        values = json.loads(config_path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ConfigError(f"{config_path} is not a readable JSON file ({error})") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{config_path} does not hold a config (a JSON object)")
+    algorithm = values.pop("algorithm", None)
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
+        raise ConfigError(f"{config_path} names an unknown algorithm {algorithm!r}")
+    try:
+        config = config_from_dict(ALGORITHMS[algorithm].config_class, values)
+    except ConfigError as error:
+        raise ConfigError(f"{config_path}: {error}") from None
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{config_path} holds a bad config ({error})") from None
+    return algorithm, config
 
 
 def resume_config(run_dir: Path | str, total_steps: int | None = None) -> tuple[str, Any]:
     """``(algorithm, config)`` of the run in ``run_dir`` (``total_steps`` may be raised)."""
     run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    if not config_path.exists():
-        raise ConfigError(f"{run_dir} is not a run folder (no config.json)")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"{run_dir} is a file, not a run folder")
+    algorithm, config = _read_config(run_dir)
     if not (run_dir / "checkpoints" / "last.pt").exists():
         raise ConfigError(f"{run_dir} has no checkpoint last.pt to resume from")
-    values = json.loads(config_path.read_text())
-    algorithm = values.pop("algorithm", None)
-    if algorithm not in ALGORITHMS:
-        raise ConfigError(f"{config_path} names an unknown algorithm {algorithm!r}")
-    config = config_from_dict(ALGORITHMS[algorithm].config_class, values)
     if total_steps is not None:
-        config = dataclasses.replace(config, total_steps=total_steps)
+        try:
+            config = dataclasses.replace(config, total_steps=total_steps)
+        except ConfigError as error:
+            raise ConfigError(f"--steps: {error}") from None
     return algorithm, config
 
 
 def load_agent(run_dir: Path | str, checkpoint: str = "last.pt") -> tuple[Any, Any, dict]:
     """``(agent, config, checkpoint dict)`` rebuilt from a run folder."""
     run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
+    algorithm, config = _read_config(run_dir)
     checkpoint_path = run_dir / "checkpoints" / checkpoint
-    if not config_path.exists():
-        raise ConfigError(f"{run_dir} is not a run folder (no config.json)")
     if not checkpoint_path.exists():
         raise ConfigError(f"{run_dir} has no checkpoint {checkpoint}")
-    values = json.loads(config_path.read_text())
-    algorithm = values.pop("algorithm", None)
-    if algorithm not in ALGORITHMS:
-        raise ConfigError(f"{config_path} names an unknown algorithm {algorithm!r}")
     entry = ALGORITHMS[algorithm]
-    config = config_from_dict(entry.config_class, values)
     if config.device.startswith("cuda") and not torch.cuda.is_available():
         config = dataclasses.replace(config, device="cpu")
-    state = torch.load(checkpoint_path, map_location=config.device, weights_only=False)
-    env = gym.make(config.env_id)
+    state = load_checkpoint(checkpoint_path, config.device)
+    env = make_env(config.env_id)
     try:
         agent = entry.module.make_agent(config, env.observation_space, env.action_space)
     finally:
         env.close()
-    agent.load_state_dict(state["agent"])
+    try:
+        agent.load_state_dict(state["agent"])
+    except (KeyError, RuntimeError, TypeError) as error:
+        raise ConfigError(
+            f"{checkpoint_path} does not fit the agent config.json describes ({error})"
+        ) from None
     return agent, config, state
 
 

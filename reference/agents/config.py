@@ -5,7 +5,9 @@ field) whose ``__post_init__`` range-checks the fields it declares with :func:`c
 after the base class has checked its own. :func:`apply_overrides` applies ``--set key=value``
 by the field's annotated type; :func:`config_to_dict` and :func:`config_from_dict` write and
 read ``config.json``. A bad key, value or range is a :class:`ConfigError` naming it, before any
-run folder exists.
+run folder exists; so is a combination of fields with which a run could not learn (each agent's
+``__post_init__`` checks its own, e.g. DQN's batch against its buffer, PPO's minibatch against
+its rollout).
 """
 
 from __future__ import annotations
@@ -13,16 +15,20 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import numbers
 import types
 import typing
 from collections.abc import Collection, Sequence
 from typing import Any
 
 __all__ = [
+    "SEED_LIMIT",
     "BaseConfig",
     "ConfigError",
     "apply_overrides",
+    "check_minibatch",
     "check_ranges",
+    "check_seed",
     "config_from_dict",
     "config_to_dict",
 ]
@@ -30,6 +36,44 @@ __all__ = [
 
 class ConfigError(ValueError):
     """A bad configuration: unknown key, bad value, unsupported space or environment."""
+
+
+SEED_LIMIT = 2**64
+"""Seeds lie in ``[0, SEED_LIMIT)``: ``numpy.random.default_rng`` and gymnasium's ``reset`` refuse
+a negative seed, ``torch.manual_seed`` one above ``2**64 - 1`` (numpy, gymnasium and Python's
+``random`` take any larger non-negative integer, so the environments' ``seed + i`` and the
+evaluation's ``seed + 10_000`` may exceed it)."""
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """``seed`` if it is an integer in ``[0, SEED_LIMIT)``, else a :class:`ConfigError`
+    naming ``name``: numpy, torch and gymnasium must all accept it before a run starts."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ConfigError(f"{name} must be an integer, got {seed!r}")
+    if not 0 <= seed < SEED_LIMIT:
+        raise ConfigError(
+            f"{name} must lie in [0, 2**64 - 1], got {seed} (numpy and gymnasium refuse a "
+            "negative seed, torch.manual_seed one of 2**64 or more)"
+        )
+    return int(seed)
+
+
+def check_minibatch(config: Any) -> None:
+    """``minibatch_size`` must not exceed one rollout of ``num_envs * num_steps`` samples.
+
+    The minibatches are drawn from that rollout alone; a larger one could only be cut down to
+    the whole rollout, so the size the user asked for would silently not be the one used.
+    """
+    values = (config.num_envs, config.num_steps, config.minibatch_size)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return  # a value of the wrong kind is not a combination to judge
+    rollout = config.num_envs * config.num_steps
+    if config.minibatch_size > rollout:
+        raise ConfigError(
+            f"minibatch_size ({config.minibatch_size}) is larger than one rollout (num_envs "
+            f"{config.num_envs} x num_steps {config.num_steps} = {rollout} samples), from which "
+            "every minibatch is drawn; lower minibatch_size or raise num_envs or num_steps"
+        )
 
 
 @dataclasses.dataclass
@@ -41,7 +85,8 @@ class BaseConfig:
     total_steps: int = 100_000
     """environment steps to train for (summed over parallel environments)."""
     seed: int = 1
-    """seeds torch, numpy, Python's random, the environments and their action spaces."""
+    """seeds torch, numpy, Python's random, the environments and their action spaces; an integer
+    in [0, 2**64 - 1] (see SEED_LIMIT)."""
     device: str = "cpu"
     """torch device of the networks ("cpu" or "cuda")."""
     checkpoint_interval: int = 10_000
@@ -54,6 +99,7 @@ class BaseConfig:
     def __post_init__(self) -> None:
         """Range checks of the fields above; each agent's ``Config`` checks its own after these."""
         check_ranges(self, BaseConfig, non_negative={"eval_interval"}, any_number={"seed"})
+        check_seed(self.seed)
 
 
 def check_ranges(
@@ -127,16 +173,19 @@ def _parse_value(name: str, kind: Any, text: str) -> Any:
     raise ConfigError(f"{name} cannot be set from the command line")
 
 
-def apply_overrides(config: Any, assignments: Sequence[str]) -> Any:
-    """A copy of the dataclass ``config`` with each ``key=value`` of ``assignments`` applied.
+def apply_overrides(config: Any, assignments: Sequence[str], **changes: Any) -> Any:
+    """A copy of the dataclass ``config`` with ``changes`` and each ``key=value`` of
+    ``assignments`` applied (an assignment wins over a change of the same field).
 
     Values are parsed by the field's annotated type (``int``, ``float``, ``bool``, ``str``,
     ``tuple[int, ...]`` as ``64,64``). An unknown key or an unparsable value is a
-    :class:`ConfigError` naming it.
+    :class:`ConfigError` naming it. Everything is applied at once, so that the checks of
+    combinations (say DQN's ``learning_starts`` against ``total_steps``) see the final values,
+    never a half-applied mixture of them and the defaults.
     """
     hints = typing.get_type_hints(type(config))
     names = [f.name for f in dataclasses.fields(config)]
-    changes: dict[str, Any] = {}
+    changes = dict(changes)
     for assignment in assignments:
         key, sep, text = assignment.partition("=")
         key = key.strip()

@@ -119,6 +119,43 @@ class Config(BaseConfig):
         )
         if self.tau == 0.0:
             raise ConfigError("tau must be > 0 (tau = 0 never updates the target network)")
+        check_learns(self)
+
+
+def first_update_step(config: Config) -> int:
+    """The first step at which :func:`train` takes a gradient step: the first multiple of
+    ``train_frequency`` after ``learning_starts`` at which the buffer (one transition per step)
+    holds a batch."""
+    earliest = max(config.learning_starts + 1, config.batch_size)
+    return -(-earliest // config.train_frequency) * config.train_frequency
+
+
+def check_learns(config: Config) -> None:
+    """A :class:`ConfigError` for settings under which :func:`train` never takes a gradient step
+    (it would run to the end and report success with the initial network)."""
+    names = ("total_steps", "buffer_size", "batch_size", "learning_starts", "train_frequency")
+    if not all(type(getattr(config, name)) is int for name in names):
+        return  # a value of the wrong kind is not a combination to judge
+    if config.batch_size > config.buffer_size:
+        raise ConfigError(
+            f"batch_size ({config.batch_size}) is larger than buffer_size "
+            f"({config.buffer_size}): the replay buffer never holds a batch, so no gradient step "
+            "would ever be taken"
+        )
+    if config.learning_starts >= config.total_steps:
+        raise ConfigError(
+            f"learning_starts ({config.learning_starts}) must be below total_steps "
+            f"({config.total_steps}): updates start after learning_starts steps, so no gradient "
+            "step would ever be taken"
+        )
+    first = first_update_step(config)
+    if first > config.total_steps:
+        raise ConfigError(
+            f"no gradient step within total_steps ({config.total_steps}): the first needs a "
+            f"step past learning_starts ({config.learning_starts}), a full batch (batch_size "
+            f"{config.batch_size}) in the buffer and a multiple of train_frequency "
+            f"({config.train_frequency}), i.e. step {first}"
+        )
 
 
 class DQNAgent:

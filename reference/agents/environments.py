@@ -1,5 +1,7 @@
 """Training environments: construction, the true next observation, the spaces an agent takes.
 
+* :func:`make_env`: ``gym.make``, with an unknown id or a missing optional dependency (Box2D,
+  MuJoCo, ...) reported as a :class:`drlspec.agents.config.ConfigError` naming the environment.
 * :func:`make_vector_env`: gymnasium >= 1.0 ``SyncVectorEnv`` in ``AutoresetMode.SAME_STEP``.
   When a sub-environment's episode ends, ``step`` already returns the first observation of the
   next episode, and the true last observation is in ``infos["final_obs"]`` (mask
@@ -32,24 +34,59 @@ from drlspec.agents.config import BaseConfig, ConfigError
 __all__ = [
     "EpisodeTracker",
     "check_spaces",
+    "make_env",
     "make_vector_env",
     "start_environments",
     "true_next_observations",
 ]
 
 
-def make_vector_env(env_id: str, num_envs: int, seed: int) -> tuple[SyncVectorEnv, np.ndarray]:
-    """``num_envs`` copies of ``env_id`` in SAME_STEP autoreset mode, reset with seeds
-    ``seed, seed + 1, ...`` and action spaces seeded likewise. Returns ``(envs, first obs)``.
-
-    An unknown id is a :class:`ConfigError`.
-    """
+def make_env(env_id: str) -> gym.Env:
+    """``gym.make(env_id)``; an unknown id, or an environment whose optional dependency is not
+    installed, is a one-line :class:`ConfigError` naming it (and gymnasium's advice on what to
+    install, e.g. ``pip install "gymnasium[box2d]"``)."""
     try:
         gym.spec(env_id)
     except gym.error.Error as error:
         raise ConfigError(f"unknown environment id {env_id!r} ({error})") from None
+    try:
+        return gym.make(env_id)
+    except (gym.error.DependencyNotInstalled, ImportError) as error:
+        advice = " ".join(str(error).split())  # one line, whatever gymnasium's text holds
+        extra = _gymnasium_extra(env_id)
+        if extra is not None and f"gymnasium[{extra}]" not in advice:
+            advice += f'; install it with pip install "gymnasium[{extra}]"'
+        raise ConfigError(
+            f"environment {env_id!r} needs an optional dependency that is not installed: {advice}"
+        ) from None
+
+
+GYMNASIUM_EXTRAS = {
+    "box2d": "box2d",
+    "mujoco": "mujoco",
+    "toy_text": "toy-text",
+    "classic_control": "classic-control",
+}
+"""gymnasium's pip extra for each family of its built-in environments."""
+
+
+def _gymnasium_extra(env_id: str) -> str | None:
+    """The gymnasium extra of a built-in environment family (``box2d``, ``mujoco``, ...)."""
+    entry_point = gym.spec(env_id).entry_point
+    if not isinstance(entry_point, str) or not entry_point.startswith("gymnasium.envs."):
+        return None
+    family = entry_point.removeprefix("gymnasium.envs.").split(".")[0].split(":")[0]
+    return GYMNASIUM_EXTRAS.get(family)
+
+
+def make_vector_env(env_id: str, num_envs: int, seed: int) -> tuple[SyncVectorEnv, np.ndarray]:
+    """``num_envs`` copies of ``env_id`` in SAME_STEP autoreset mode, reset with seeds
+    ``seed, seed + 1, ...`` and action spaces seeded likewise. Returns ``(envs, first obs)``.
+
+    An unknown id or a missing optional dependency is a :class:`ConfigError` (:func:`make_env`).
+    """
     envs = SyncVectorEnv(
-        [functools.partial(gym.make, env_id) for _ in range(num_envs)],
+        [functools.partial(make_env, env_id) for _ in range(num_envs)],
         autoreset_mode=AutoresetMode.SAME_STEP,
     )
     observations, _ = envs.reset(seed=[seed + i for i in range(num_envs)])

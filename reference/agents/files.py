@@ -1,7 +1,9 @@
 """Atomic file writes and the CSV metrics files.
 
-Every run file is written atomically (a temporary file in the same folder, then
-``os.replace``), so an interrupted run never leaves a half-written file.
+Every run file is written atomically (a temporary file in the same folder, flushed to disk,
+then ``os.replace``), so an interrupted or killed run never leaves a half-written file. The
+files get the mode an ordinary ``open`` would give (``0o666`` less the umask), not the
+``0o600`` of :func:`tempfile.mkstemp`: logs are meant to be read by other users and tools.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from typing import Any
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "csv_text", "read_csv"]
 
+# The umask can only be read by setting it: read once, at import, before any thread starts.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
@@ -25,6 +31,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
+            os.fchmod(file.fileno(), 0o666 & ~_UMASK)
             os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException:
@@ -55,7 +62,10 @@ def read_csv(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     with open(path, newline="") as file:
-        return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(file)]
+        rows = [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(file)]
+    if any(None in row or None in row.values() for row in rows):
+        raise ValueError(f"{path} has a row with the wrong number of fields")
+    return rows
 
 
 def _number(text: str) -> Any:

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from gymnasium import spaces
 
-from drlspec.agents.config import BaseConfig, check_ranges
+from drlspec.agents.config import BaseConfig, check_minibatch, check_ranges
 from drlspec.agents.environments import check_spaces
 from drlspec.agents.guards import check_finite
 from drlspec.agents.on_policy import PolicyAgent, advantages_and_returns, standardise
@@ -66,7 +66,7 @@ class Config(BaseConfig):
     update_epochs: int = 20
     """passes over each rollout."""
     minibatch_size: int = 256
-    """samples per gradient step."""
+    """samples per gradient step (at most one rollout, num_envs * num_steps)."""
     clip_eps: float = 0.2
     """PPO-Clip's epsilon."""
     beta: float = 1.0
@@ -103,6 +103,7 @@ class Config(BaseConfig):
             non_negative={"clip_eps", "beta_min", "ent_coef", "vf_coef", "max_grad_norm"},
             any_number={"log_std_init"},
         )
+        check_minibatch(self)
 
 
 def check_variant(variant: str) -> None:

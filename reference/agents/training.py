@@ -88,6 +88,9 @@ class Training:
         for name, optimizer in optimizers.items():
             optimizer.load_state_dict(self.resume[name])
         restore_rng_state(self.rng, self.resume["rng"])
+        # An evaluation that Ctrl-C stopped at the checkpoint's step is played now, with the
+        # agent of that step, as the uninterrupted run played it (it draws no random number).
+        self.run.catch_up(self.resume, self.evaluate)
         return self.resume
 
     def snapshot(self) -> dict[str, Any]:
@@ -100,10 +103,15 @@ class Training:
         }
 
     def evaluate(self) -> list[float]:
-        """Returns of ``eval_episodes`` deterministic episodes, seeded apart from training's."""
+        """Returns of ``eval_episodes`` deterministic episodes, seeded apart from training's;
+        a Ctrl-C abandons it (``KeyboardInterrupt``)."""
         config = self.config
         return evaluate_policy(
-            self.agent.act, config.env_id, config.eval_episodes, config.seed + 10_000
+            self.agent.act,
+            config.env_id,
+            config.eval_episodes,
+            config.seed + 10_000,
+            stop=lambda: self.run.interrupt_requested,
         )
 
     def tick(self, step: int) -> None:
@@ -111,5 +119,12 @@ class Training:
         self.run.tick(step, self.snapshot, self.evaluate)
 
     def close(self) -> None:
-        """Close the environments."""
-        self.envs.close()
+        """Checkpoint the last step (before the final evaluation, which Ctrl-C may stop), then
+        close the environments. A Ctrl-C since the last tick stops here, at the same step."""
+        try:
+            if self.run.interrupt_requested:
+                self.run.stop(self.snapshot)
+            if self.run.saved_step != self.run.step:
+                self.run.save(self.snapshot())
+        finally:
+            self.envs.close()

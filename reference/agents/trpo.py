@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from drlspec.agents.config import BaseConfig, check_ranges
+from drlspec.agents.config import BaseConfig, check_minibatch, check_ranges
 from drlspec.agents.guards import check_finite
 from drlspec.agents.on_policy import PolicyAgent, advantages_and_returns, standardise
 from drlspec.agents.rollout import RolloutCollector
@@ -77,7 +77,7 @@ class Config(BaseConfig):
     value_epochs: int = 10
     """value-regression passes per rollout."""
     minibatch_size: int = 128
-    """samples per value gradient step."""
+    """samples per value gradient step (at most one rollout, num_envs * num_steps)."""
     normalize_advantages: bool = True
     """standardise the rollout's advantages."""
     hidden_sizes: tuple[int, ...] = (64, 64)
@@ -97,6 +97,7 @@ class Config(BaseConfig):
             non_negative={"damping"},
             any_number={"log_std_init"},
         )
+        check_minibatch(self)
 
 
 make_agent = PolicyAgent

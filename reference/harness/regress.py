@@ -715,15 +715,31 @@ def stored_identity(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def _finished_runs(path: Path, cases: Sequence[Case]) -> list[dict[str, Any]]:
-    """The finished ("ok") runs of an earlier results file whose case is unchanged."""
+    """The finished ("ok") runs of an earlier results file whose case is unchanged.
+
+    A file that cannot be read, is not JSON (empty, truncated) or is not shaped as
+    :func:`write_results` writes it is a :class:`UsageError` naming the file and what is wrong,
+    before anything is run or written.
+    """
     try:
-        document = json.loads(path.read_text())
-        stored = {c["name"]: c for c in document["cases"]}
-        runs = document["runs"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"--resume {path}: cannot read it ({error})") from None
+    if not text.strip():
         raise UsageError(
-            f"--resume {path}: not a results file of drlspec regress ({error})"
+            f"--resume {path}: the file is empty, not a results file of drlspec regress"
+        )
+    try:
+        document = json.loads(text)
+    except ValueError as error:  # a truncated file ends mid-value
+        raise UsageError(
+            f"--resume {path}: not valid JSON ({error}); truncated? not a results file of "
+            "drlspec regress"
         ) from None
+    problem = _results_problem(document)
+    if problem is not None:
+        raise UsageError(f"--resume {path}: not a results file of drlspec regress: {problem}")
+    stored = {c["name"]: c for c in document["cases"]}
     for case in cases:
         if case.name in stored:
             if stored_identity(stored[case.name]) != case.identity():
@@ -731,4 +747,56 @@ def _finished_runs(path: Path, cases: Sequence[Case]) -> list[dict[str, Any]]:
                     f"--resume {path}: case {case.name} has changed in the table since; "
                     "start a new sweep"
                 )
-    return [r for r in runs if r.get("status") == "ok"]
+    return [r for r in document["runs"] if r["status"] == "ok"]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _results_problem(document: Any) -> str | None:
+    """What keeps ``document`` from being a results file a sweep can continue, or ``None``.
+
+    Only what a resumed sweep reads is checked: the cases by name, and of every run its key
+    ``(case, seed, device)`` and status; of a finished run also what the verdicts, the
+    aggregates and the learning curves are computed from.
+    """
+    if not isinstance(document, dict):
+        return f"it holds a JSON {type(document).__name__}, not an object"
+    for key in ("cases", "runs"):
+        if key not in document:
+            return f"no {key!r} key"
+        if not isinstance(document[key], list):
+            return f"{key!r} is a {type(document[key]).__name__}, not a list"
+    for i, case in enumerate(document["cases"]):
+        if not isinstance(case, dict) or not isinstance(case.get("name"), str):
+            return f"cases[{i}] is not an object with a string 'name'"
+    seen: set[tuple[str, int, str]] = set()
+    for i, run in enumerate(document["runs"]):
+        if not isinstance(run, dict):
+            return f"runs[{i}] is a {type(run).__name__}, not an object"
+        kinds = {"case": str, "seed": int, "device": str, "status": str}
+        for key, kind in kinds.items():
+            value = run.get(key)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                return f"runs[{i}] has no {kind.__name__} {key!r} (got {value!r})"
+        if run["status"] != "ok":
+            continue  # a failed run is run again; nothing else of it is read
+        for key in ("final_return", "seconds"):
+            if not _is_number(run.get(key)):
+                return f"runs[{i}] (finished) has no number {key!r} (got {run.get(key)!r})"
+        returns = run.get("eval_returns", [])
+        if not isinstance(returns, list) or not all(_is_number(x) for x in returns):
+            return f"runs[{i}] 'eval_returns' is not a list of numbers"
+        curve = run.get("curve")
+        if curve is not None and not (
+            isinstance(curve, list)
+            and len(curve) == CURVE_POINTS
+            and all(x is None or _is_number(x) for x in curve)
+        ):
+            return f"runs[{i}] 'curve' is not a list of {CURVE_POINTS} numbers or nulls"
+        key = (run["case"], run["seed"], run["device"])
+        if key in seen:
+            return f"runs[{i}] repeats the finished run {key[0]} seed {key[1]} on {key[2]}"
+        seen.add(key)
+    return None

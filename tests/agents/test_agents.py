@@ -142,22 +142,6 @@ def test_non_finite_loss_stops_training(tmp_path):
         train("dqn", config, tmp_path, progress=False)
 
 
-@pytest.mark.parametrize("algorithm", ["dqn", "ppo"])
-def test_ctrl_c_leaves_a_loadable_checkpoint_and_complete_metrics(algorithm, tmp_path):
-    """KeyboardInterrupt mid-run: last.pt loads and every metrics row is whole."""
-    config = tiny_config(
-        algorithm, "drlspec-test/Interrupt-v0", steps=1000, extra=("checkpoint_interval=100000",)
-    )
-    with pytest.raises(KeyboardInterrupt):
-        train(algorithm, config, tmp_path, progress=False)
-    agent, _, state = load_agent(tmp_path)
-    assert state["step"] > 0
-    assert agent.act(np.zeros((1, 2), np.float32)).shape == (1,)
-    rows = read_csv(tmp_path / "episodes.csv")
-    assert rows and all(row["return"] and row["length"] for row in rows)
-    assert not list(tmp_path.rglob("*.tmp"))
-
-
 def test_ppo_penalty_adapts_beta_once_per_update_from_the_rollout_mean_kl(tmp_path, monkeypatch):
     """adapt_kl_beta is called once per rollout, after the epochs, with the mean KL over the
     whole rollout between the collecting policy and the updated one (Schulman et al. 2017)."""
