@@ -99,6 +99,11 @@ _VALUE = "Value-based"
 _PER = "Prioritized replay"
 _POLICY = "Policy losses and distributions"
 _TRUST = "Trust region"
+_UPDATE = "Update contracts"
+_TD_SIGNATURE = (
+    "f(q_network, target_network, observations[B,...], actions[B], rewards[B], "
+    "next_observations[B,...], terminated[B], gamma) -> [B]"
+)
 
 _ALL = [
     Contract(
@@ -282,6 +287,42 @@ _ALL = [
         meaning=(
             "the first params + backtrack^i * full_step that beats objective(params) with kl "
             "<= max_kl; else params"
+        ),
+    ),
+    Contract(
+        "dqn_td_errors",
+        _TD_SIGNATURE,
+        "drlspec.updates:dqn_td_errors",
+        _UPDATE,
+        "1、DQN / 损失函数设计, 目标网络",
+        backends=("torch",),  # takes networks; the properties check gradients
+        meaning=(
+            "Q_theta(s,a) - y, y = r + gamma*(1-terminated)*max_a' Q_target(s',a') built "
+            "without gradient; the target network gets no gradient and is not modified"
+        ),
+    ),
+    Contract(
+        "double_dqn_td_errors",
+        _TD_SIGNATURE,
+        "drlspec.updates:double_dqn_td_errors",
+        _UPDATE,
+        ":four: Double DQN",
+        backends=("torch",),
+        meaning=(
+            "Q_theta(s,a) - y, y = r + gamma*(1-terminated)*Q_target(s', argmax_a' "
+            "Q_theta(s',a')) built without gradient"
+        ),
+    ),
+    Contract(
+        "target_update",
+        "f(online, target, tau) -> None",
+        "drlspec.updates:target_update",
+        _UPDATE,
+        "1、DQN / 目标网络",
+        backends=("torch",),
+        meaning=(
+            "in place: target <- tau*online + (1-tau)*target for parameters and buffers "
+            "(tau = 1: exact copy); online unchanged; no shared storage afterwards"
         ),
     ),
 ]

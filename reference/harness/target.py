@@ -478,6 +478,10 @@ class Target:
     def _read_result(self, call: Call, result: Any) -> Any:
         """The result as the contract declares it (:func:`from_backend`), or a clear failure."""
         declared = declared_result(self.contract, call.name)
+        if declared == "None":
+            # An in-place contract (target_update): the result is not part of the meaning,
+            # so returning the updated module, as some libraries do, is accepted.
+            return None
         if declared is None:
             return from_backend(result)
         tensors = [a for a in call.args if isinstance(a, torch.Tensor)]

@@ -1,0 +1,72 @@
+"""Properties of ``dqn_td_errors``: ``Q_theta(s, a) - y``, ``y`` from the target network.
+
+``y = r + gamma * (1 - terminated) * max_a' Q_target(s', a')``, built without gradient.
+
+Spec: Update contracts. Seed: 1、DQN / 损失函数设计, 目标网络 (errata E1: the seed's formula
+makes the prediction with the target parameters).
+
+Inputs (properties/update_strategies.py): float64 tanh MLPs of random widths, online and
+target with independent weights; B from 1 to 32 (B == A often); integer actions of shape
+[B] (int64 or int32) at every column; terminated none, some or all, bool or 0/1 float; gamma
+at 0, at 1 and inside. Tolerances (properties/td_error_checks.py): ``FLOAT32_RTOL`` of the
+magnitudes each TD error combines, and of ``sum_i |c_i grad Q_theta(s_i, a_i)|`` for each
+gradient element.
+"""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from drlspec.properties.td_error_checks import (
+    assert_gradient,
+    assert_target_untouched,
+    assert_td_errors,
+    call,
+    on_device,
+)
+from drlspec.properties.update_strategies import dqn_batches
+
+CONTRACT = "dqn_td_errors"
+DOUBLE = False
+
+
+@given(inputs=dqn_batches())
+def test_matches_definition(impl, device, inputs):
+    """Equals Q_theta(s_i, a_i) - (r_i + gamma (1 - terminated_i) max_a Q_target(s'_i, a)),
+    shape [B], actions used as indices (never a [B, 1] - [B] broadcast to [B, B])."""
+    result = call(impl, on_device(inputs, device))
+    assert_td_errors(result, inputs, DOUBLE, CONTRACT)
+
+
+@given(inputs=dqn_batches(), seed=st.integers(0, 2**32 - 1))
+def test_gradient_matches_reference(impl, device, inputs, seed):
+    """The gradient of sum_i c_i delta_i w.r.t. the online parameters is
+    sum_i c_i grad Q_theta(s_i, a_i): theta enters through the prediction only."""
+    assert_gradient(impl, inputs, device, seed)
+
+
+@given(inputs=dqn_batches())
+def test_target_network_gets_no_gradient_and_is_unchanged(impl, device, inputs):
+    """Backward through the TD errors leaves the target network's gradients None or zero;
+    neither network's parameters or buffers are modified by the call."""
+    assert_target_untouched(impl, inputs, device)
+
+
+@given(inputs=dqn_batches())
+def test_prediction_uses_online_parameters(impl, device, inputs):
+    """With gamma = 0 the TD error is Q_theta(s, a) - r whatever the target network: the
+    prediction is the online network's (the seed's formula uses theta^-, errata E1)."""
+    inputs = dict(inputs, gamma=0.0)
+    result = call(impl, on_device(inputs, device))
+    assert_td_errors(result, inputs, DOUBLE, "TD errors at gamma = 0")
+
+
+@given(inputs=dqn_batches())
+def test_terminated_transitions_do_not_bootstrap(impl, device, inputs):
+    """With every transition terminated the TD error is Q_theta(s, a) - r, even at gamma 1."""
+    batch = inputs["actions"].shape[0]
+    inputs = dict(inputs, terminated=torch.ones(batch, dtype=torch.bool), gamma=1.0)
+    result = call(impl, on_device(inputs, device))
+    assert_td_errors(result, inputs, DOUBLE, "TD errors of terminated transitions")
