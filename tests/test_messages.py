@@ -102,8 +102,12 @@ def test_unreadable_results_fail_with_one_message(contract, name, backend, said)
 
 def test_every_contract_names_a_missing_result():
     """No property reads `.shape` or `.dtype` off a result before the rule has: every
-    property of every contract fails a target that returns None with the rule's message."""
+    property of every contract fails a target that returns None with the rule's message.
+    In-place contracts (``-> None``, target_update) are not read for a result: for them None
+    is the right answer, and a do-nothing update is a mutant's business."""
     for contract in implemented_contracts():
+        if contract.signature.endswith("-> None"):
+            continue
         name = "NoneTree" if contract.kind == "class" else "returns_none"
         result = _verify(contract.name, name, max_examples=3, shrink=False)
         assert result.results, contract.name

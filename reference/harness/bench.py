@@ -16,6 +16,7 @@ of the medians.
 
 from __future__ import annotations
 
+import copy
 import math
 import statistics
 import time
@@ -76,6 +77,16 @@ def prepare(case: BenchCase, obj: Any, backend: str = "torch", dtype: Any = torc
 
     def call() -> Any:
         return obj(*converted)
+
+    if get_contract(case.contract).signature.endswith("-> None"):
+        # An in-place contract (target_update): what is observed is the state of the module
+        # it updates, the second argument, after one call on fresh copies.
+        def observe_in_place() -> list[torch.Tensor]:
+            fresh = copy.deepcopy(args)
+            obj(*to_backend(fresh, backend))
+            return [t.detach() for t in fresh[1].state_dict().values()]
+
+        return Prepared(call, observe_in_place)
 
     return Prepared(call, lambda: from_backend(obj(*to_backend(_fresh(args), backend))))
 

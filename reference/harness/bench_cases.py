@@ -12,6 +12,7 @@ and then cast, so the two are the same numbers up to rounding.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -291,6 +292,45 @@ def _scalar_kl_beta_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
     return (1.0, 0.05, 0.01)
 
 
+def _mlp(sizes: list[int], dtype: torch.dtype, g: torch.Generator) -> torch.nn.Module:
+    """A tanh MLP whose weights come from ``g`` (nn.Linear's own init would use the global one)."""
+    layers: list[torch.nn.Module] = []
+    for index, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+        if index:
+            layers.append(torch.nn.Tanh())
+        layers.append(torch.nn.Linear(fan_in, fan_out, dtype=dtype))
+    network = torch.nn.Sequential(*layers)
+    with torch.no_grad():
+        for parameter in network.parameters():
+            fan_in = parameter.shape[-1] if parameter.ndim > 1 else 1
+            parameter.copy_(_randn(*parameter.shape, dtype=dtype, generator=g) / fan_in**0.5)
+    return network
+
+
+_DQN_SIZES = [8, 64, 64, 18]  # a 2x64 Q network, 8 observation features, 18 actions
+
+
+def _td_errors_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    """A DQN minibatch of 256 through a 2x64 MLP online and target network."""
+    batch = 256
+    online, target = _mlp(_DQN_SIZES, dtype, g), _mlp(_DQN_SIZES, dtype, g)
+    return (
+        online,
+        target,
+        _randn(batch, _DQN_SIZES[0], dtype=dtype, generator=g),
+        torch.randint(_DQN_SIZES[-1], (batch,), generator=g),
+        _randn(batch, dtype=dtype, generator=g),
+        _randn(batch, _DQN_SIZES[0], dtype=dtype, generator=g),
+        _flags(batch, rate=0.05, generator=g),
+        0.99,
+    )
+
+
+def _target_update_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    """A soft update (tau = 0.005) of a 2x64 MLP Q network."""
+    return (_mlp(_DQN_SIZES, dtype, g), _mlp(_DQN_SIZES, dtype, g), 0.005)
+
+
 CASES: list[BenchCase] = [
     BenchCase(
         "discounted_returns",
@@ -325,6 +365,27 @@ CASES: list[BenchCase] = [
     ),
     BenchCase("dqn_target", "B256xA18", "a DQN minibatch", _dqn_inputs, default=True),
     BenchCase("double_dqn_target", "B256xA18", "a DQN minibatch", _double_dqn_inputs, default=True),
+    BenchCase(
+        "dqn_td_errors",
+        "B256-MLP2x64",
+        "a DQN minibatch of 256 through 2x64 MLPs",
+        _td_errors_inputs,
+        default=True,
+    ),
+    BenchCase(
+        "double_dqn_td_errors",
+        "B256-MLP2x64",
+        "a DQN minibatch of 256 through 2x64 MLPs",
+        _td_errors_inputs,
+        default=True,
+    ),
+    BenchCase(
+        "target_update",
+        "MLP2x64-tau0.005",
+        "a soft update of a 2x64 MLP Q network",
+        _target_update_inputs,
+        default=True,
+    ),
     BenchCase(
         "dueling_aggregate", "B256xA18", "a DQN minibatch, mode mean", _dueling_inputs, default=True
     ),
