@@ -34,30 +34,35 @@ DOUBLE = False
 
 @given(inputs=dqn_batches())
 def test_matches_definition(impl, device, inputs):
-    """Equals Q_theta(s_i, a_i) - (r_i + gamma (1 - terminated_i) max_a Q_target(s'_i, a)),
-    shape [B], actions used as indices (never a [B, 1] - [B] broadcast to [B, B])."""
+    """Each TD error is Q_theta(s, a) - y, one per sample, actions used as indices.
+
+    y_i = r_i + gamma (1 - terminated_i) max_a Q_target(s'_i, a); the shape is [B], never the
+    [B, B] of a [B, 1] prediction minus a [B] target."""
     result = call(impl, on_device(inputs, device))
     assert_td_errors(result, inputs, DOUBLE, CONTRACT)
 
 
 @given(inputs=dqn_batches(), seed=st.integers(0, 2**32 - 1))
 def test_gradient_matches_reference(impl, device, inputs, seed):
-    """The gradient of sum_i c_i delta_i w.r.t. the online parameters is
-    sum_i c_i grad Q_theta(s_i, a_i): theta enters through the prediction only."""
+    """The gradient w.r.t. the online parameters is that of the prediction only.
+
+    d/d theta sum_i c_i delta_i = sum_i c_i grad Q_theta(s_i, a_i) for random c."""
     assert_gradient(impl, inputs, device, seed)
 
 
 @given(inputs=dqn_batches())
 def test_target_network_gets_no_gradient_and_is_unchanged(impl, device, inputs):
-    """Backward through the TD errors leaves the target network's gradients None or zero;
-    neither network's parameters or buffers are modified by the call."""
+    """The target network gets no gradient, and neither network is modified.
+
+    Backward through the TD errors leaves the target network's gradients None or zero."""
     assert_target_untouched(impl, inputs, device)
 
 
 @given(inputs=dqn_batches())
 def test_prediction_uses_online_parameters(impl, device, inputs):
-    """With gamma = 0 the TD error is Q_theta(s, a) - r whatever the target network: the
-    prediction is the online network's (the seed's formula uses theta^-, errata E1)."""
+    """At gamma = 0 the TD error is Q_theta(s, a) - r: the online network predicts.
+
+    Whatever the target network; the seed's formula predicts with theta^- (errata E1)."""
     inputs = dict(inputs, gamma=0.0)
     result = call(impl, on_device(inputs, device))
     assert_td_errors(result, inputs, DOUBLE, "TD errors at gamma = 0")
@@ -65,7 +70,7 @@ def test_prediction_uses_online_parameters(impl, device, inputs):
 
 @given(inputs=dqn_batches())
 def test_terminated_transitions_do_not_bootstrap(impl, device, inputs):
-    """With every transition terminated the TD error is Q_theta(s, a) - r, even at gamma 1."""
+    """Terminated transitions do not bootstrap: Q_theta(s, a) - r, even at gamma 1."""
     batch = inputs["actions"].shape[0]
     inputs = dict(inputs, terminated=torch.ones(batch, dtype=torch.bool), gamma=1.0)
     result = call(impl, on_device(inputs, device))

@@ -62,8 +62,9 @@ def _expected(pair: dict, tau: float) -> dict[str, torch.Tensor]:
 
 @given(pair=network_pairs(buffers=None), tau=_TAUS)
 def test_matches_definition(impl, device, pair, tau):
-    """Every parameter and float buffer of the target becomes tau*online + (1-tau)*target;
-    integer buffers become the online network's."""
+    """The target becomes tau*online + (1-tau)*target, parameters and float buffers.
+
+    Integer buffers (num_batches_tracked) become the online network's."""
     _, target = _update(impl, pair, tau, device)
     after = _state(target)
     online, before = _state(pair["online"]), _state(pair["target"])
@@ -105,8 +106,9 @@ def test_online_network_unchanged(impl, device, pair, tau):
 
 @given(pair=network_pairs(buffers=None), tau=_TAUS)
 def test_no_shared_storage_afterwards(impl, device, pair, tau):
-    """Afterwards changing one network never changes the other: no tensor of the target
-    shares storage with one of the online network (``target_param.data = param.data`` does)."""
+    """Afterwards the networks share no storage: changing one never changes the other.
+
+    ``target_param.data = param.data`` would make them share it."""
     online, target = _update(impl, pair, tau, device)
     before_online = _state(online)
     before_target = _state(target)
@@ -129,8 +131,9 @@ def test_no_shared_storage_afterwards(impl, device, pair, tau):
 
 @given(pair=network_pairs(buffers=None), tau=st.floats(0.0, 1.0, exclude_min=True))
 def test_repeated_updates_converge_geometrically(impl, device, pair, tau):
-    """Two updates leave (1 - tau)**2 of the distance to the online values (the target keeps
-    its own tensors between calls)."""
+    """Two updates leave (1 - tau)**2 of the distance to the online values.
+
+    The target keeps its own tensors between calls."""
     online = copy.deepcopy(pair["online"]).to(device)
     target = copy.deepcopy(pair["target"]).to(device)
     impl(online, target, tau)
