@@ -22,7 +22,16 @@ import torch
 from hypothesis import strategies as st
 from torch import nn
 
-__all__ = ["dqn_batches", "mlp", "network_pairs", "with_buffers"]
+__all__ = [
+    "CategoricalMLP",
+    "GaussianMLP",
+    "ValueMLP",
+    "dqn_batches",
+    "mlp",
+    "network_pairs",
+    "policy_networks",
+    "with_buffers",
+]
 
 
 def mlp(sizes: list[int], generator: torch.Generator, scale: float = 1.0) -> nn.Sequential:
@@ -117,3 +126,91 @@ def copy_networks(inputs: dict) -> dict:
         if key in out:
             out[key] = copy.deepcopy(out[key])
     return out
+
+
+# ---------------------------------------------------------------------------
+# Policies and value networks (the policy-gradient update contracts)
+# ---------------------------------------------------------------------------
+
+
+class CategoricalMLP(nn.Module):
+    """``observations [B, obs_dim] -> Categorical(logits=MLP(observations))``."""
+
+    def __init__(self, body: nn.Sequential) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, observations: torch.Tensor) -> torch.distributions.Categorical:
+        return torch.distributions.Categorical(logits=self.body(observations))
+
+
+class GaussianMLP(nn.Module):
+    """``observations -> Independent(Normal(MLP(observations), exp(log_std)), 1)``.
+
+    ``log_std`` ``[K]`` is a free parameter (state-independent), as in CleanRL's
+    ``ppo_continuous_action.py`` and stable-baselines3's ``DiagGaussianDistribution``.
+    """
+
+    def __init__(self, body: nn.Sequential, log_std: torch.Tensor) -> None:
+        super().__init__()
+        self.body = body
+        self.log_std = nn.Parameter(log_std)
+
+    def forward(self, observations: torch.Tensor) -> torch.distributions.Distribution:
+        mean = self.body(observations)
+        normal = torch.distributions.Normal(mean, self.log_std.exp().expand_as(mean))
+        return torch.distributions.Independent(normal, 1)
+
+
+class ValueMLP(nn.Module):
+    """``observations [B, obs_dim] -> [B]`` (an MLP with one output, squeezed)."""
+
+    def __init__(self, body: nn.Sequential) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.body(observations).squeeze(-1)
+
+
+@st.composite
+def policy_networks(draw: st.DrawFn, continuous: bool | None = None) -> dict:
+    """A float64 policy and value network of random widths, and a way to draw actions.
+
+    Discrete: ``CategoricalMLP`` over ``A`` in 1..6 actions (integer actions ``[B]``, int64
+    or int32). Continuous: ``GaussianMLP`` with ``K`` in 1..3 action dimensions, log std
+    uniform in ``[-1, 0.5]`` (float64 actions ``[B, K]``). The value network has its own
+    weights. ``draw_actions(batch, generator)`` samples actions of the right kind (drawn
+    from a generator, not from the policy: every action must be possible, and is).
+    """
+    seed = draw(st.integers(0, 2**32 - 1), label="network seed")
+    generator = torch.Generator().manual_seed(seed)
+    obs_dim = draw(st.integers(1, 6), label="obs_dim")
+    hidden = draw(st.lists(st.integers(1, 16), min_size=1, max_size=2), label="hidden")
+    if continuous is None:
+        continuous = draw(st.booleans(), label="continuous")
+    if continuous:
+        action_dim = draw(st.integers(1, 3), label="K")
+        log_std = torch.rand(action_dim, generator=generator, dtype=torch.float64) * 1.5 - 1.0
+        policy: nn.Module = GaussianMLP(mlp([obs_dim, *hidden, action_dim], generator), log_std)
+    else:
+        action_dim = draw(st.integers(1, 6), label="A")
+        policy = CategoricalMLP(mlp([obs_dim, *hidden, action_dim], generator))
+    value_hidden = draw(st.lists(st.integers(1, 16), min_size=1, max_size=2), label="value hidden")
+    value_network = ValueMLP(mlp([obs_dim, *value_hidden, 1], generator))
+    action_dtype = draw(st.sampled_from([torch.int64, torch.int32]), label="action dtype")
+
+    def draw_actions(batch: int, actions_generator: torch.Generator) -> torch.Tensor:
+        if continuous:
+            shape = (batch, action_dim)
+            return torch.randn(shape, generator=actions_generator, dtype=torch.float64) * 1.5
+        return torch.randint(action_dim, (batch,), generator=actions_generator).to(action_dtype)
+
+    return {
+        "policy": policy,
+        "value_network": value_network,
+        "obs_dim": obs_dim,
+        "action_dim": action_dim,
+        "continuous": continuous,
+        "draw_actions": draw_actions,
+    }

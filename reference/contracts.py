@@ -325,6 +325,58 @@ _ALL = [
             "(tau = 1: exact copy); online unchanged; no shared storage afterwards"
         ),
     ),
+    Contract(
+        "reinforce_loss",
+        "f(policy, observations[B,...], actions[B or B,K], returns[B]) -> scalar",
+        "drlspec.updates:reinforce_loss",
+        _UPDATE,
+        "2、策略梯度 / :two: REINFORCE",
+        backends=("torch",),
+        meaning=(
+            "-mean_i log pi(a_i|s_i) * G_i, G a constant; gradient -mean_i G_i grad log pi(a_i|s_i)"
+        ),
+    ),
+    Contract(
+        "actor_critic_losses",
+        "f(policy, value_network, observations[B,...], actions[B or B,K], rewards[B], "
+        "next_observations[B,...], terminated[B], gamma) -> (policy_loss, value_loss)",
+        "drlspec.updates:actor_critic_losses",
+        _UPDATE,
+        "2、策略梯度 / :three: Actor-Critic",
+        backends=("torch",),
+        meaning=(
+            "y = r + gamma*(1-terminated)*V(s') without gradient, delta = y - V(s) detached; "
+            "policy loss -mean log pi(a|s)*delta reaches only the policy, value loss "
+            "mean (V(s) - y)^2 (or half of it) only the value network"
+        ),
+    ),
+    Contract(
+        "ppo_clip_loss",
+        "f(policy, value_network, observations[B,...], actions[B or B,K], log_prob_old[B], "
+        "advantages[B], returns[B], clip_eps, vf_coef, ent_coef) -> scalar",
+        "drlspec.updates:ppo_clip_loss",
+        _UPDATE,
+        ":five: PPO / PPO-Clip",
+        backends=("torch",),
+        meaning=(
+            "-mean min(rho*A, clip(rho, 1-eps, 1+eps)*A) + vf_coef*(1/2)*mean (V(s)-R)^2 "
+            "(or without the 1/2) - ent_coef*mean H(pi(.|s)); log_prob_old, A, R constants"
+        ),
+    ),
+    Contract(
+        "trpo_step",
+        "f(policy, observations[B,...], actions[B or B,K], log_prob_old[B], advantages[B], "
+        "max_kl, damping, cg_iters, backtrack, max_backtracks) -> [P]",
+        "drlspec.updates:trpo_step",
+        _UPDATE,
+        ":four: TRPO / 主要代码",
+        backends=("torch",),
+        meaning=(
+            "new flat parameters (also left in policy): mean KL(pi_old || pi_new) <= max_kl, "
+            "surrogate improved or parameters unchanged, step along (F + damping I)^-1 g scaled "
+            "onto the trust region, the first acceptable backtrack"
+        ),
+    ),
 ]
 
 CONTRACTS: dict[str, Contract] = {c.name: c for c in _ALL}

@@ -7,8 +7,13 @@
 
 Each policy gives ``log_prob``, ``entropy``, ``sample`` and ``kl``; the KL goes through the
 contracts :func:`drlspec.distributions.categorical_kl` and
-:func:`drlspec.distributions.gaussian_kl`. Log-probabilities come from ``log_softmax`` and
-``Normal.log_prob``, never from ``log(prob)``, which is ``-inf`` once a probability underflows.
+:func:`drlspec.distributions.gaussian_kl`. ``policy.distribution(obs)`` is the same policy as a
+``torch.distributions.Distribution`` (:class:`SoftmaxDistribution`, :class:`DiagonalGaussian`),
+and :class:`DistributionPolicy` wraps a policy as the module the update contracts of
+:mod:`drlspec.updates` take: ``policy(observations) -> Distribution``, the interface of
+CleanRL's ``Categorical(logits=...)`` and stable-baselines3's ``get_distribution``.
+Log-probabilities come from ``log_softmax`` and ``Normal.log_prob``, never from ``log(prob)``,
+which is ``-inf`` once a probability underflows.
 
 TRPO needs the mean KL between a frozen old policy and the current one, differentiable w.r.t.
 the current parameters (its Fisher-vector product is the Hessian of that KL at the current
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -35,7 +41,95 @@ from drlspec.checks import check_floating, check_observations, check_positive_in
 from drlspec.distributions import categorical_kl, gaussian_kl
 from drlspec.networks import mlp
 
-__all__ = ["CategoricalPolicy", "GaussianPolicy", "ValueNetwork"]
+__all__ = [
+    "CategoricalPolicy",
+    "DiagonalGaussian",
+    "DistributionPolicy",
+    "GaussianPolicy",
+    "SoftmaxDistribution",
+    "ValueNetwork",
+]
+
+
+def _check_action_indices(actions: object, logits: torch.Tensor) -> torch.Tensor:
+    if not isinstance(actions, torch.Tensor):
+        raise TypeError(f"actions must be a torch.Tensor, got {type(actions).__name__}")
+    if actions.is_floating_point() or actions.is_complex() or actions.dtype == torch.bool:
+        raise TypeError(
+            f"actions must be an integer (long) tensor of action indices, got dtype {actions.dtype}"
+        )
+    if actions.shape != logits.shape[:1]:
+        raise ValueError(
+            f"actions must have shape [{logits.shape[0]}] (one index per observation), "
+            f"got {list(actions.shape)}"
+        )
+    n_actions = logits.shape[1]
+    if actions.numel() and bool(((actions < 0) | (actions >= n_actions)).any()):
+        raise ValueError(
+            f"actions must lie in [0, {n_actions}), got values from "
+            f"{int(actions.min())} to {int(actions.max())}"
+        )
+    return actions
+
+
+class SoftmaxDistribution(torch.distributions.Distribution):
+    r"""``pi(a|s) = softmax(logits)_a`` over ``[B, A]`` logits, as a torch distribution.
+
+    ``log_prob`` is ``log_softmax`` then ``gather`` with integer actions ``[B]``, ``entropy``
+    is ``-sum_a pi log pi`` from ``log_softmax``, and ``kl_divergence`` between two of them is
+    :func:`drlspec.distributions.categorical_kl`: the numerics of :class:`CategoricalPolicy`.
+    """
+
+    arg_constraints: ClassVar[dict] = {}
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        self.logits = logits
+        super().__init__(batch_shape=logits.shape[:1], validate_args=False)
+
+    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
+        """``log pi(a|s)`` ``[B]`` of integer actions ``[B]``; float actions are refused."""
+        _check_action_indices(actions, self.logits)
+        log_probs = torch.log_softmax(self.logits, dim=1)
+        return log_probs.gather(1, actions.long().to(self.logits.device).unsqueeze(1)).squeeze(1)
+
+    def entropy(self) -> torch.Tensor:
+        r"""``H(pi(.|s)) = -sum_a pi(a|s) log pi(a|s)``, ``[B]``."""
+        log_probs = torch.log_softmax(self.logits, dim=1)
+        return -(log_probs.exp() * log_probs).sum(dim=1)
+
+
+class DiagonalGaussian(torch.distributions.Distribution):
+    r"""``N(mean, diag(std^2))`` over ``[B, K]`` actions; log_prob and entropy sum over ``K``."""
+
+    arg_constraints: ClassVar[dict] = {}
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mean_, self.std_ = mean, std
+        self.normal = torch.distributions.Normal(mean, std)
+        super().__init__(batch_shape=mean.shape[:1], validate_args=False)
+
+    def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
+        """``log pi(a|s)`` ``[B]`` of actions ``[B, K]``: ``Normal.log_prob`` summed over ``K``."""
+        check_floating("actions", actions)
+        if actions.shape != self.mean_.shape:
+            raise ValueError(
+                f"actions must have shape {list(self.mean_.shape)}, got {list(actions.shape)}"
+            )
+        return self.normal.log_prob(actions.to(self.mean_.dtype)).sum(dim=1)
+
+    def entropy(self) -> torch.Tensor:
+        r"""``sum_k (1/2) log(2 pi e sigma_k^2)``, ``[B]``."""
+        return self.normal.entropy().sum(dim=1)
+
+
+@torch.distributions.kl.register_kl(SoftmaxDistribution, SoftmaxDistribution)
+def _softmax_kl(p: SoftmaxDistribution, q: SoftmaxDistribution) -> torch.Tensor:
+    return categorical_kl(p.logits, q.logits)
+
+
+@torch.distributions.kl.register_kl(DiagonalGaussian, DiagonalGaussian)
+def _gaussian_kl(p: DiagonalGaussian, q: DiagonalGaussian) -> torch.Tensor:
+    return gaussian_kl(p.mean_, p.std_, q.mean_, q.std_)
 
 
 class CategoricalPolicy(nn.Module):
@@ -71,6 +165,10 @@ class CategoricalPolicy(nn.Module):
         """The logits ``[B, n_actions]`` at the current parameters, detached: the old policy."""
         return self(observations).detach()
 
+    def distribution(self, observations: torch.Tensor) -> SoftmaxDistribution:
+        """``pi(.|s)`` as a :class:`SoftmaxDistribution` of the logits, with graph."""
+        return SoftmaxDistribution(self(observations))
+
     def log_prob(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """``log pi(a|s)`` ``[B]`` of integer actions ``[B]`` (``log_softmax``, then gather).
 
@@ -78,31 +176,11 @@ class CategoricalPolicy(nn.Module):
         (``gather`` refuses float indices; ``Categorical.log_prob`` casts them with
         ``.long()``, truncating a fractional index once argument validation is off).
         """
-        logits = self(observations)
-        if not isinstance(actions, torch.Tensor):
-            raise TypeError(f"actions must be a torch.Tensor, got {type(actions).__name__}")
-        if actions.is_floating_point() or actions.is_complex() or actions.dtype == torch.bool:
-            raise TypeError(
-                f"actions must be an integer (long) tensor of action indices, got dtype "
-                f"{actions.dtype}"
-            )
-        if actions.shape != logits.shape[:1]:
-            raise ValueError(
-                f"actions must have shape [{logits.shape[0]}] (one index per observation), "
-                f"got {list(actions.shape)}"
-            )
-        if actions.numel() and bool(((actions < 0) | (actions >= self.n_actions)).any()):
-            raise ValueError(
-                f"actions must lie in [0, {self.n_actions}), got values from "
-                f"{int(actions.min())} to {int(actions.max())}"
-            )
-        log_probs = torch.log_softmax(logits, dim=1)
-        return log_probs.gather(1, actions.long().to(logits.device).unsqueeze(1)).squeeze(1)
+        return self.distribution(observations).log_prob(actions)
 
     def entropy(self, observations: torch.Tensor) -> torch.Tensor:
         r"""``H(pi(.|s)) = -sum_a pi(a|s) log pi(a|s)``, ``[B]``."""
-        log_probs = torch.log_softmax(self(observations), dim=1)
-        return -(log_probs.exp() * log_probs).sum(dim=1)
+        return self.distribution(observations).entropy()
 
     @torch.no_grad()
     def sample(
@@ -164,23 +242,18 @@ class GaussianPolicy(nn.Module):
         mean, std = self(observations)
         return mean.detach(), std.detach()
 
-    def _distribution(self, observations: torch.Tensor) -> torch.distributions.Normal:
+    def distribution(self, observations: torch.Tensor) -> DiagonalGaussian:
+        """``pi(.|s)`` as a :class:`DiagonalGaussian`, with graph."""
         mean, std = self(observations)
-        return torch.distributions.Normal(mean, std)
+        return DiagonalGaussian(mean, std)
 
     def log_prob(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """``log pi(a|s)`` ``[B]`` of actions ``[B, K]``: ``Normal.log_prob`` summed over ``K``."""
-        check_floating("actions", actions)
-        distribution = self._distribution(observations)
-        if actions.shape != distribution.loc.shape:
-            raise ValueError(
-                f"actions must have shape {list(distribution.loc.shape)}, got {list(actions.shape)}"
-            )
-        return distribution.log_prob(actions.to(distribution.loc.dtype)).sum(dim=1)
+        return self.distribution(observations).log_prob(actions)
 
     def entropy(self, observations: torch.Tensor) -> torch.Tensor:
         r"""``sum_k (1/2) log(2 pi e sigma_k^2)``, ``[B]`` (the same in every state)."""
-        return self._distribution(observations).entropy().sum(dim=1)
+        return self.distribution(observations).entropy()
 
     @torch.no_grad()
     def sample(
@@ -219,3 +292,18 @@ class ValueNetwork(nn.Module):
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         return self.body(check_observations(observations, self.obs_dim)).squeeze(1)
+
+
+class DistributionPolicy(nn.Module):
+    """A policy head seen as the update contracts see a policy: ``observations -> Distribution``.
+
+    ``DistributionPolicy(policy)(obs)`` is ``policy.distribution(obs)``; its parameters are the
+    policy's, in the same order (``flat_params`` of either is the same vector).
+    """
+
+    def __init__(self, policy: CategoricalPolicy | GaussianPolicy) -> None:
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, observations: torch.Tensor) -> torch.distributions.Distribution:
+        return self.policy.distribution(observations)

@@ -1,7 +1,8 @@
 """One-step Actor-Critic: the TD error of a learned critic weights the policy gradient.
 
 Algorithm (seed 2、策略梯度 / :three: Actor-Critic, 核心思想, 损失函数, 梯度, 主要代码; Sutton &
-Barto 2018, section 13.5), on batches of ``num_steps`` steps of ``num_envs`` environments:
+Barto 2018, section 13.5), on batches of ``num_steps`` steps of ``num_envs`` environments,
+each update being the update contract :func:`drlspec.updates.actor_critic_losses`:
 
 1. ``y_t = r_t + gamma (1 - terminated_t) V(s_{t+1})`` by :func:`drlspec.returns.td_target`,
    ``V(s_{t+1})`` of the *true* next observation (a truncated step bootstraps; the seed's
@@ -29,8 +30,8 @@ from drlspec.agents.on_policy import PolicyAgent
 from drlspec.agents.rollout import RolloutCollector
 from drlspec.agents.run_folder import Run
 from drlspec.agents.training import Training
-from drlspec.policy_losses import policy_gradient_loss
-from drlspec.returns import td_target
+from drlspec.policies import DistributionPolicy
+from drlspec.updates import actor_critic_losses
 
 __all__ = ["Config", "train"]
 
@@ -84,6 +85,7 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
     """
     training = Training(config, run, resume, config.num_envs)
     agent = PolicyAgent(config, training.observation_space, training.action_space)
+    policy = DistributionPolicy(agent.policy)
     actor_optimizer = torch.optim.Adam(agent.policy.parameters(), lr=config.actor_lr)
     critic_optimizer = torch.optim.Adam(agent.value.parameters(), lr=config.critic_lr)
     collector = RolloutCollector(
@@ -103,20 +105,18 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
             actor_optimizer.param_groups[0]["lr"] = config.actor_lr * remaining
             critic_optimizer.param_groups[0]["lr"] = config.critic_lr * remaining
         rollout, step = collector.collect(config.num_steps, step)
-        obs = rollout.flat("observations")
-        # 1. One-step TD targets from the true next observations.
-        with torch.no_grad():
-            next_values = agent.value(rollout.flat("next_observations"))
-        targets = td_target(
-            rollout.flat("rewards"), next_values, rollout.flat("terminated"), config.gamma
+        # 1-3. TD targets from the true next observations, the critic's regression onto them
+        # and the TD-error-weighted score function: the update contract.
+        actor_loss, critic_loss = actor_critic_losses(
+            policy,
+            agent.value,
+            rollout.flat("observations"),
+            rollout.flat("actions"),
+            rollout.flat("rewards"),
+            rollout.flat("next_observations"),
+            rollout.flat("terminated"),
+            config.gamma,
         )
-        # 2. Critic regression onto the fixed targets.
-        values = agent.value(obs)
-        critic_loss = (values - targets).pow(2).mean()
-        # 3. Actor: the TD error weights the score function.
-        td_errors = (targets - values).detach()
-        log_probs = agent.policy.log_prob(obs, rollout.flat("actions"))
-        actor_loss = policy_gradient_loss(log_probs, td_errors)
         check_finite("critic loss", critic_loss, step)
         check_finite("actor loss", actor_loss, step)
         for optimizer, loss, module in (

@@ -5,14 +5,16 @@ Algorithm (seed 1、DQN / :two: 算法流程; Mnih et al. 2015, Algorithm 1):
 1. act epsilon-greedily w.r.t. ``Q_theta``, store ``(s, a, r, s', terminated, truncated)``
    in the replay buffer (``s'`` the true next observation, also at an auto-reset);
 2. every ``train_frequency`` steps, do ``gradient_steps`` updates on batches from the buffer:
-   ``y = r + gamma (1 - terminated) max_a' Q_target(s', a')`` (:func:`drlspec.value.dqn_target`)
-   or, with ``double``, ``Q_target(s', argmax_a' Q_theta(s', a'))``
-   (:func:`drlspec.value.double_dqn_target`; seed :four: Double DQN); minimise the Huber (or
-   squared) error between ``Q_theta(s, a)`` and ``y``. The prediction uses the online
-   parameters ``theta``; only the target uses ``theta^-`` (docs/errata.md E1). Truncation is
-   not an argument of the target: a time-limited transition bootstraps (E3);
+   ``y = r + gamma (1 - terminated) max_a' Q_target(s', a')`` or, with ``double``,
+   ``Q_target(s', argmax_a' Q_theta(s', a'))`` (seed :four: Double DQN); minimise the Huber (or
+   squared) value of the TD error ``Q_theta(s, a) - y`` (the update contracts
+   :func:`drlspec.updates.dqn_td_errors`, :func:`drlspec.updates.double_dqn_td_errors`).
+   The prediction uses the online parameters ``theta``; only the target uses ``theta^-``
+   (docs/errata.md E1). Truncation is not an argument of the target: a time-limited
+   transition bootstraps (E3);
 3. the target network is a hard copy every ``target_update_interval`` steps (seed 目标网络),
-   or, with ``tau < 1``, a Polyak average ``theta^- <- tau theta + (1 - tau) theta^-`` there.
+   or, with ``tau < 1``, a Polyak average ``theta^- <- tau theta + (1 - tau) theta^-`` there
+   (:func:`drlspec.updates.target_update`).
 
 Flags: ``dueling`` swaps the network for :class:`drlspec.networks.DuelingQNetwork` (seed
 :five: Dueling DQN); ``prioritized`` uses :class:`drlspec.replay.PrioritizedReplayBuffer`
@@ -43,7 +45,7 @@ from drlspec.agents.run_folder import Run
 from drlspec.agents.training import Training
 from drlspec.networks import DuelingQNetwork, QNetwork
 from drlspec.replay import PrioritizedReplayBuffer, ReplayBuffer
-from drlspec.value import double_dqn_target, dqn_target
+from drlspec.updates import double_dqn_td_errors, dqn_td_errors, target_update
 
 __all__ = ["Config", "DQNAgent", "train"]
 
@@ -205,33 +207,35 @@ def epsilon_at(config: Config, step: int) -> float:
 def td_loss(
     agent: DQNAgent, config: Config, batch, weights: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The loss of one batch and its TD errors ``y - Q_theta(s, a)`` (detached)."""
-    with torch.no_grad():
-        next_q_target = agent.target_network(batch.next_observations)
-        if config.double:
-            next_q_online = agent.q_network(batch.next_observations)
-            targets = double_dqn_target(
-                batch.rewards, next_q_online, next_q_target, batch.terminated, config.gamma
-            )
-        else:
-            targets = dqn_target(batch.rewards, next_q_target, batch.terminated, config.gamma)
-    # Online parameters for the prediction: the gradient must flow through Q_theta(s, a).
-    predictions = agent.q_network(batch.observations).gather(1, batch.actions[:, None]).squeeze(1)
+    """The loss of one batch and its TD errors ``Q_theta(s, a) - y`` (detached).
+
+    The TD errors are the update contract :func:`drlspec.updates.dqn_td_errors` (or
+    :func:`~drlspec.updates.double_dqn_td_errors`); the loss is their Huber (or squared)
+    value, importance-weighted under prioritized replay.
+    """
+    td_errors_of = double_dqn_td_errors if config.double else dqn_td_errors
+    td_errors = td_errors_of(
+        agent.q_network,
+        agent.target_network,
+        batch.observations,
+        batch.actions,
+        batch.rewards,
+        batch.next_observations,
+        batch.terminated,
+        config.gamma,
+    )
+    zeros = torch.zeros_like(td_errors)
     if config.loss == "huber":
-        per_sample = F.smooth_l1_loss(predictions, targets, reduction="none")
+        per_sample = F.smooth_l1_loss(td_errors, zeros, reduction="none")
     else:
-        per_sample = F.mse_loss(predictions, targets, reduction="none")
+        per_sample = F.mse_loss(td_errors, zeros, reduction="none")
     loss = per_sample.mean() if weights is None else (weights * per_sample).mean()
-    return loss, (targets - predictions).detach()
+    return loss, td_errors.detach()
 
 
 def update_target(agent: DQNAgent, tau: float) -> None:
     """Hard copy (``tau = 1``) or Polyak average of the online into the target network."""
-    with torch.no_grad():
-        for target, online in zip(
-            agent.target_network.parameters(), agent.q_network.parameters(), strict=True
-        ):
-            target.lerp_(online, tau)
+    target_update(agent.q_network, agent.target_network, tau)
 
 
 def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> DQNAgent:

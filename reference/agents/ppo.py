@@ -7,8 +7,8 @@ Algorithm (seed 2、策略梯度 / :five: PPO; Schulman et al. 2017, Algorithm 1
 2. advantages by :func:`drlspec.returns.gae` with ``next_values = V(s_{t+1})`` of the true
    next observation (a truncated step bootstraps, a terminated one does not); value targets
    ``A + V``;
-3. ``update_epochs`` passes over shuffled minibatches, maximising
-   :func:`drlspec.policy_losses.ppo_clip_objective` (``variant="clip"``) or
+3. ``update_epochs`` passes over shuffled minibatches, minimising the update contract
+   :func:`drlspec.updates.ppo_clip_loss` (``variant="clip"``), or maximising
    :func:`drlspec.policy_losses.kl_penalty_objective` with
    ``KL(pi_old || pi_theta)`` per state (``variant="penalty"``, old policy first: errata PG2),
    plus an entropy bonus, minus ``vf_coef`` times the value regression loss;
@@ -38,7 +38,9 @@ from drlspec.agents.on_policy import PolicyAgent, advantages_and_returns, standa
 from drlspec.agents.rollout import RolloutCollector
 from drlspec.agents.run_folder import Run
 from drlspec.agents.training import Training
-from drlspec.policy_losses import adapt_kl_beta, kl_penalty_objective, ppo_clip_objective
+from drlspec.policies import DistributionPolicy
+from drlspec.policy_losses import adapt_kl_beta, kl_penalty_objective
+from drlspec.updates import ppo_clip_loss_terms
 
 __all__ = ["Config", "make_agent", "train"]
 
@@ -130,6 +132,7 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
     training = Training(config, run, resume, config.num_envs)
     rng = training.rng
     agent = PolicyAgent(config, training.observation_space, training.action_space)
+    policy = DistributionPolicy(agent.policy)
     parameters = [*agent.policy.parameters(), *agent.value.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, eps=1e-5)
     collector = RolloutCollector(
@@ -165,15 +168,25 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
             order = torch.from_numpy(rng.permutation(batch)).to(agent.device)
             for start in range(0, batch, config.minibatch_size):
                 index = order[start : start + config.minibatch_size]
-                log_probs = agent.policy.log_prob(obs[index], actions[index])
                 adv = advantages[index]
                 if config.normalize_advantages:
                     adv = standardise(adv)
                 if config.variant == "clip":
-                    objective = ppo_clip_objective(
-                        log_probs, old_log_probs[index], adv, config.clip_eps
+                    # The minibatch loss is the update contract ppo_clip_loss.
+                    loss, objective, value_loss, entropy = ppo_clip_loss_terms(
+                        policy,
+                        agent.value,
+                        obs[index],
+                        actions[index],
+                        old_log_probs[index],
+                        adv,
+                        returns[index],
+                        config.clip_eps,
+                        config.vf_coef,
+                        config.ent_coef,
                     )
                 else:
+                    log_probs = agent.policy.log_prob(obs[index], actions[index])
                     old = (
                         old_outputs[index]
                         if isinstance(old_outputs, torch.Tensor)
@@ -181,9 +194,9 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
                     )
                     kl = agent.policy.kl(obs[index], old)
                     objective = kl_penalty_objective(log_probs, old_log_probs[index], adv, kl, beta)
-                entropy = agent.policy.entropy(obs[index]).mean()
-                value_loss = 0.5 * (agent.value(obs[index]) - returns[index]).pow(2).mean()
-                loss = -objective - config.ent_coef * entropy + config.vf_coef * value_loss
+                    entropy = agent.policy.entropy(obs[index]).mean()
+                    value_loss = 0.5 * (agent.value(obs[index]) - returns[index]).pow(2).mean()
+                    loss = -objective - config.ent_coef * entropy + config.vf_coef * value_loss
                 check_finite("loss", loss, step)
                 optimizer.zero_grad()
                 loss.backward()

@@ -8,7 +8,7 @@ section 13.3-13.4): play ``episodes_per_update`` whole episodes with ``pi_theta`
    time limit (truncated) did not end: with a baseline, its last reward gets
    ``gamma V(s_{T})`` of the true final observation added first, so ``G`` estimates the
    infinite-horizon return; without one, nothing can stand in for the missing tail;
-2. minimise :func:`drlspec.policy_losses.policy_gradient_loss` with weights ``G_t`` or
+2. minimise the update contract :func:`drlspec.updates.reinforce_loss` with weights ``G_t`` or
    ``G_t - V(s_t)`` (baseline: Sutton & Barto, eq. 13.11), and regress ``V`` onto ``G_t``.
 
 The seed accumulates ``-log pi * G`` step by step with one ``backward`` per step (a sum); the
@@ -29,8 +29,9 @@ from drlspec.agents.on_policy import PolicyAgent
 from drlspec.agents.rollout import RolloutCollector
 from drlspec.agents.run_folder import Run
 from drlspec.agents.training import Training
-from drlspec.policy_losses import policy_gradient_loss
+from drlspec.policies import DistributionPolicy
 from drlspec.returns import discounted_returns
+from drlspec.updates import reinforce_loss
 
 __all__ = ["Config", "train"]
 
@@ -74,6 +75,7 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
     """
     training = Training(config, run, resume, 1)
     agent = PolicyAgent(config, training.observation_space, training.action_space)
+    policy = DistributionPolicy(agent.policy)
     optimizer = torch.optim.Adam(agent.policy.parameters(), lr=config.learning_rate)
     value_optimizer = torch.optim.Adam(agent.value.parameters(), lr=config.value_lr)
     collector = RolloutCollector(
@@ -109,9 +111,7 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
             rewards = rewards + config.gamma * cut_short.to(rewards.dtype) * final_values
         returns = discounted_returns(rewards, dones, config.gamma).reshape(-1)
         # 2. Policy gradient with G or G - V(s), and the baseline's regression onto G.
-        log_probs = agent.policy.log_prob(
-            obs, cat["actions"].reshape(-1, *cat["actions"].shape[2:])
-        )
+        actions = cat["actions"].reshape(-1, *cat["actions"].shape[2:])
         metrics: dict[str, float] = {}
         weights = returns
         if config.baseline:
@@ -123,7 +123,7 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
             value_loss.backward()
             value_optimizer.step()
             metrics["value_loss"] = float(value_loss.detach())
-        loss = policy_gradient_loss(log_probs, weights)
+        loss = reinforce_loss(policy, obs, actions, weights)
         check_finite("loss", loss, step)
         optimizer.zero_grad()
         loss.backward()

@@ -6,10 +6,12 @@ appendix C), per iteration:
 
 1. collect ``num_steps`` steps of ``num_envs`` environments with ``pi_old``; advantages by
    :func:`drlspec.returns.gae` (true next observations: a truncated step bootstraps);
+Steps 2-5 are the update contract :func:`drlspec.updates.trpo_step`:
+
 2. ``g`` = gradient of the surrogate ``L(theta) = mean(exp(log pi_theta - log pi_old) A)`` at
    ``theta_old``;
 3. ``x ~ F^{-1} g`` by :func:`drlspec.trust_region.conjugate_gradient`, with ``F v`` the
-   damped Fisher-vector product :func:`drlspec.trust_region.policy_fisher_vector_product`
+   damped Fisher-vector product :func:`drlspec.trust_region.fisher_vector_product`
    (the Hessian of the mean ``KL(pi_old || pi_theta)``, by double backward);
 4. the full step :func:`drlspec.trust_region.kkt_step` puts ``0.5 s^T F s = max_kl``;
 5. :func:`drlspec.trust_region.line_search` backtracks until the true surrogate improves and
@@ -35,15 +37,8 @@ from drlspec.agents.on_policy import PolicyAgent, advantages_and_returns, standa
 from drlspec.agents.rollout import RolloutCollector
 from drlspec.agents.run_folder import Run
 from drlspec.agents.training import Training
-from drlspec.trust_region import (
-    conjugate_gradient,
-    flat_grad,
-    flat_params,
-    kkt_step,
-    line_search,
-    policy_fisher_vector_product,
-    set_flat_params,
-)
+from drlspec.policies import DistributionPolicy
+from drlspec.updates import trpo_step
 
 __all__ = ["Config", "train"]
 
@@ -104,48 +99,26 @@ make_agent = PolicyAgent
 
 
 def policy_step(agent: PolicyAgent, config: Config, obs, actions, old_log_probs, advantages):
-    """Steps 2-5: surrogate gradient, CG, KKT step, line search. Returns (surrogate, kl)."""
+    """Steps 2-5 (the update contract :func:`drlspec.updates.trpo_step`); logs (surrogate, kl)."""
     policy = agent.policy
     old_outputs = policy.frozen_outputs(obs)
-
-    def surrogate() -> torch.Tensor:
-        ratio = torch.exp(policy.log_prob(obs, actions) - old_log_probs)
-        return (ratio * advantages).mean()
-
-    gradient = flat_grad(surrogate(), policy)
-    if not bool(gradient.abs().sum() > 0):
-        return 0.0, 0.0
-
-    def fisher(vector: torch.Tensor) -> torch.Tensor:
-        return policy_fisher_vector_product(policy, obs, vector, config.damping)
-
-    direction = conjugate_gradient(
-        fisher, gradient, config.cg_iters, 1e-10 * float(gradient @ gradient)
-    )
-    full_step = kkt_step(direction, fisher(direction), config.max_kl)
-
-    def objective(theta: torch.Tensor) -> torch.Tensor:
-        set_flat_params(policy, theta)
-        with torch.no_grad():
-            return surrogate()
-
-    def mean_kl(theta: torch.Tensor) -> torch.Tensor:
-        set_flat_params(policy, theta)
-        with torch.no_grad():
-            return policy.kl(obs, old_outputs).mean()
-
-    theta_old = flat_params(policy)
-    theta_new = line_search(
-        objective,
-        mean_kl,
-        theta_old,
-        full_step,
+    trpo_step(
+        DistributionPolicy(policy),
+        obs,
+        actions,
+        old_log_probs,
+        advantages,
         config.max_kl,
+        config.damping,
+        config.cg_iters,
         config.backtrack,
         config.max_backtracks,
     )
-    set_flat_params(policy, theta_new)
-    return float(objective(theta_new)), float(mean_kl(theta_new))
+    with torch.no_grad():
+        ratio = torch.exp(policy.log_prob(obs, actions) - old_log_probs)
+        surrogate = (ratio * advantages).mean()
+        mean_kl = policy.kl(obs, old_outputs).mean()
+    return float(surrogate), float(mean_kl)
 
 
 def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> PolicyAgent:

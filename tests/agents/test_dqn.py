@@ -52,7 +52,7 @@ def test_loss_trains_the_online_network_only(setup, double):
 
 
 def test_td_errors_use_online_prediction_and_target_network_bootstrap(setup):
-    """TD error = r + γ(1-terminated)·max Q_target(s') − Q_online(s, a), computed plainly."""
+    """TD error = Q_online(s, a) − (r + γ(1-terminated)·max Q_target(s')), computed plainly."""
     config, agent, batch = setup
     config.loss = "mse"
     _, td_errors = dqn.td_loss(agent, config, batch, None)
@@ -60,9 +60,9 @@ def test_td_errors_use_online_prediction_and_target_network_bootstrap(setup):
         q_next = agent.target_network(batch.next_observations).numpy().astype(np.float64)
         q = agent.q_network(batch.observations).numpy().astype(np.float64)
     expected = [
-        float(batch.rewards[i])
-        + config.gamma * (0.0 if batch.terminated[i] else max(q_next[i]))
-        - q[i, int(batch.actions[i])]
+        q[i, int(batch.actions[i])]
+        - float(batch.rewards[i])
+        - config.gamma * (0.0 if batch.terminated[i] else max(q_next[i]))
         for i in range(len(q))
     ]
     # float32 networks and targets: a few float32 ulps of values of order 1-10.

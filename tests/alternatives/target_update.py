@@ -26,3 +26,13 @@ def foreach_in_float32(online, target, tau):
                 t.copy_(o)
             else:
                 t.mul_(1.0 - tau).add_(o.float().to(t.dtype), alpha=tau)
+
+
+def stable_baselines3_buffers_copied(online, target, tau):
+    """Polyak on the parameters, batch-norm statistics copied (stable-baselines3's DQN calls
+    ``polyak_update`` with ``tau = 1.0`` on them): the other accepted buffer convention."""
+    with torch.no_grad():
+        for t, o in zip(target.parameters(), online.parameters(), strict=True):
+            t.mul_(1.0 - tau).add_(o, alpha=tau)
+        for t, o in zip(target.buffers(), online.buffers(), strict=True):
+            t.copy_(o)
