@@ -331,6 +331,87 @@ def _target_update_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
     return (_mlp(_DQN_SIZES, dtype, g), _mlp(_DQN_SIZES, dtype, g), 0.005)
 
 
+def _policy_inputs(dtype: torch.dtype, g: torch.Generator, batch: int) -> dict:
+    """A 2x64 tanh softmax policy over 18 actions and a 2x64 value network, weights from ``g``."""
+    from drlspec.policies import CategoricalPolicy, DistributionPolicy, ValueNetwork
+
+    obs_dim, n_actions = _DQN_SIZES[0], _DQN_SIZES[-1]
+    policy = CategoricalPolicy(obs_dim, n_actions, (64, 64), torch.nn.Tanh).to(dtype)
+    value_network = ValueNetwork(obs_dim, (64, 64), torch.nn.Tanh).to(dtype)
+    with torch.no_grad():
+        for parameter in [*policy.parameters(), *value_network.parameters()]:
+            fan_in = parameter.shape[-1] if parameter.ndim > 1 else 1
+            parameter.copy_(_randn(*parameter.shape, dtype=dtype, generator=g) / fan_in**0.5)
+    observations = _randn(batch, obs_dim, dtype=dtype, generator=g)
+    actions = torch.randint(n_actions, (batch,), generator=g)
+    with torch.no_grad():
+        log_prob_old = policy.log_prob(observations, actions)
+    return {
+        "policy": DistributionPolicy(policy),
+        "value_network": value_network,
+        "observations": observations,
+        "actions": actions,
+        "log_prob_old": log_prob_old,
+        "advantages": _randn(batch, dtype=dtype, generator=g),
+        "returns": _randn(batch, dtype=dtype, generator=g),
+    }
+
+
+def _reinforce_loss_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    """A batch of 256 steps through a 2x64 softmax policy."""
+    x = _policy_inputs(dtype, g, 256)
+    return (x["policy"], x["observations"], x["actions"], x["returns"])
+
+
+def _actor_critic_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    """A batch of 256 transitions through a 2x64 policy and a 2x64 value network."""
+    x = _policy_inputs(dtype, g, 256)
+    return (
+        x["policy"],
+        x["value_network"],
+        x["observations"],
+        x["actions"],
+        x["returns"],
+        _randn(256, _DQN_SIZES[0], dtype=dtype, generator=g),
+        _flags(256, rate=0.05, generator=g),
+        0.99,
+    )
+
+
+def _ppo_clip_loss_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    """A PPO minibatch of 256 (a quarter of a 4x256 rollout) through 2x64 networks."""
+    x = _policy_inputs(dtype, g, 256)
+    return (
+        x["policy"],
+        x["value_network"],
+        x["observations"],
+        x["actions"],
+        x["log_prob_old"],
+        x["advantages"],
+        x["returns"],
+        0.2,
+        0.5,
+        0.01,
+    )
+
+
+def _trpo_step_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    """One TRPO step on a rollout of 1024 through a 2x64 softmax policy (10 CG iterations)."""
+    x = _policy_inputs(dtype, g, 1024)
+    return (
+        x["policy"],
+        x["observations"],
+        x["actions"],
+        x["log_prob_old"],
+        x["advantages"],
+        0.01,
+        0.1,
+        10,
+        0.8,
+        10,
+    )
+
+
 CASES: list[BenchCase] = [
     BenchCase(
         "discounted_returns",
@@ -377,6 +458,34 @@ CASES: list[BenchCase] = [
         "B256-MLP2x64",
         "a DQN minibatch of 256 through 2x64 MLPs",
         _td_errors_inputs,
+        default=True,
+    ),
+    BenchCase(
+        "reinforce_loss",
+        "B256-MLP2x64",
+        "a batch of 256 steps through a 2x64 softmax policy",
+        _reinforce_loss_inputs,
+        default=True,
+    ),
+    BenchCase(
+        "actor_critic_losses",
+        "B256-MLP2x64",
+        "a batch of 256 transitions through 2x64 policy and value networks",
+        _actor_critic_inputs,
+        default=True,
+    ),
+    BenchCase(
+        "ppo_clip_loss",
+        "B256-MLP2x64",
+        "a PPO minibatch of 256 through 2x64 policy and value networks",
+        _ppo_clip_loss_inputs,
+        default=True,
+    ),
+    BenchCase(
+        "trpo_step",
+        "B1024-MLP2x64",
+        "one TRPO step on 1024 states of a 2x64 softmax policy (the policy moves each call)",
+        _trpo_step_inputs,
         default=True,
     ),
     BenchCase(
