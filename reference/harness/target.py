@@ -30,7 +30,7 @@ import torch
 
 from drlspec.contracts import Contract
 from drlspec.properties.assertions import note_result
-from drlspec.usage import UsageError, check_signature
+from drlspec.usage import UsageError, check_signature, split_target
 
 __all__ = [
     "Call",
@@ -84,10 +84,8 @@ def load_object(spec: str) -> Any:
     Module paths are resolved with the current directory on ``sys.path``, as
     ``python -m`` does. Raises :class:`UsageError` with a one-line reason.
     """
-    module_part, sep, attr_part = spec.rpartition(":")
-    if not sep or not module_part or not attr_part:
-        raise UsageError(f"target {spec!r} must look like package.module:attr or path/file.py:attr")
-    if module_part.endswith(".py") or os.sep in module_part:
+    module_part, attr_part, is_file = split_target(spec)
+    if is_file:
         path = Path(module_part)
         if not path.is_file():
             raise UsageError(f"target file {module_part!r} does not exist")
