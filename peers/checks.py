@@ -31,6 +31,8 @@ ADAPTER_MODULES = [
     "peers.sb3_contrib_ppo",
     "peers.sb3_distributions",
     "peers.sb3_contrib_trpo",
+    "peers.cleanrl_updates",
+    "peers.sb3_updates",
 ]
 
 

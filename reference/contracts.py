@@ -377,6 +377,18 @@ _ALL = [
             "onto the trust region, the first acceptable backtrack"
         ),
     ),
+    Contract(
+        "collect_transitions",
+        "f(envs, act, num_steps, carry) -> (transitions, carry)",
+        "drlspec.collection:collect_transitions",
+        "Collection",
+        "1、DQN / :two: 算法流程; 2、策略梯度 / :two: REINFORCE / 主要代码",
+        meaning=(
+            "T steps of a gymnasium VectorEnv in either autoreset mode as [T, N, ...] arrays: "
+            "true next observations (final_obs at episode ends), the environment's own flags, "
+            "valid false exactly on NEXT_STEP reset steps; a second call continues"
+        ),
+    ),
 ]
 
 CONTRACTS: dict[str, Contract] = {c.name: c for c in _ALL}

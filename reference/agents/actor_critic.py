@@ -89,7 +89,7 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
     actor_optimizer = torch.optim.Adam(agent.policy.parameters(), lr=config.actor_lr)
     critic_optimizer = torch.optim.Adam(agent.value.parameters(), lr=config.critic_lr)
     collector = RolloutCollector(
-        training.envs, training.observations, agent.policy, run, agent.device, training.tracker
+        training.envs, training.carry, agent.policy, run, agent.device, training.tracker
     )
     training.checkpoint(
         agent,
@@ -110,11 +110,11 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
         actor_loss, critic_loss = actor_critic_losses(
             policy,
             agent.value,
-            rollout.flat("observations"),
-            rollout.flat("actions"),
-            rollout.flat("rewards"),
-            rollout.flat("next_observations"),
-            rollout.flat("terminated"),
+            rollout.rows("observations"),
+            rollout.rows("actions"),
+            rollout.rows("rewards"),
+            rollout.rows("next_observations"),
+            rollout.rows("terminated"),
             config.gamma,
         )
         check_finite("critic loss", critic_loss, step)

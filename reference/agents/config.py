@@ -95,11 +95,20 @@ class BaseConfig:
     """environment steps between evaluations (0: only at the end); the best is kept as best.pt."""
     eval_episodes: int = 10
     """episodes per evaluation (deterministic actions)."""
+    autoreset_mode: str = "same_step"
+    """how the training environments reset a finished episode: "same_step" or "next_step"
+    (gymnasium's default). Either way each transition keeps its true next observation
+    (drlspec.collection.collect_transitions); a next-step reset step counts as an environment
+    step but is not a transition."""
 
     def __post_init__(self) -> None:
         """Range checks of the fields above; each agent's ``Config`` checks its own after these."""
         check_ranges(self, BaseConfig, non_negative={"eval_interval"}, any_number={"seed"})
         check_seed(self.seed)
+        if self.autoreset_mode not in ("same_step", "next_step"):
+            raise ConfigError(
+                f"autoreset_mode must be 'same_step' or 'next_step', got {self.autoreset_mode!r}"
+            )
 
 
 def check_ranges(

@@ -30,6 +30,7 @@ environment steps learned faster but collapsed more often late in training).
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +40,11 @@ import torch.nn.functional as F
 from gymnasium import spaces
 
 from drlspec.agents.config import BaseConfig, ConfigError, check_ranges
-from drlspec.agents.environments import check_spaces, true_next_observations
+from drlspec.agents.environments import check_spaces
 from drlspec.agents.guards import check_finite
 from drlspec.agents.run_folder import Run
 from drlspec.agents.training import Training
+from drlspec.collection import CollectorCarry, collect_transitions
 from drlspec.networks import DuelingQNetwork, QNetwork
 from drlspec.replay import PrioritizedReplayBuffer, ReplayBuffer
 from drlspec.updates import double_dqn_td_errors, dqn_td_errors, target_update
@@ -238,6 +240,29 @@ def update_target(agent: DQNAgent, tau: float) -> None:
     target_update(agent.q_network, agent.target_network, tau)
 
 
+_BUFFER_FIELDS = (
+    "observations",
+    "actions",
+    "rewards",
+    "next_observations",
+    "terminated",
+    "truncated",
+)
+
+
+def record_step(
+    envs, act: Callable[[np.ndarray], Any], carry: CollectorCarry, buffer: ReplayBuffer
+) -> tuple[dict[str, np.ndarray], CollectorCarry]:
+    """One step of ``envs`` by :func:`drlspec.collection.collect_transitions`; its transitions
+    go into ``buffer`` (a next-step reset row is not one and is left out). Returns the step's
+    row (each field ``[N, ...]``, ``valid`` included) and where collection continues."""
+    transitions, carry = collect_transitions(envs, act, 1, carry)
+    row = {name: values[0] for name, values in transitions.items()}
+    valid = row["valid"]
+    buffer.add_batch(*(row[name][valid] for name in _BUFFER_FIELDS))
+    return row, carry
+
+
 def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> DQNAgent:
     """Train a DQN agent for ``config.total_steps`` environment steps, logging into ``run``.
 
@@ -246,7 +271,7 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> DQN
     """
     training = Training(config, run, resume, 1)
     rng, envs, tracker = training.rng, training.envs, training.tracker
-    observations = training.observations
+    carry = training.carry
     agent = DQNAgent(config, training.observation_space, training.action_space)
     optimizer = torch.optim.Adam(agent.q_network.parameters(), lr=config.learning_rate)
     # PER's beta reaches 1 at the last gradient step.
@@ -269,7 +294,13 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> DQN
         buffer = ReplayBuffer(config.buffer_size, envs.single_observation_space.shape)
 
     def loop_state() -> dict[str, Any]:
-        return {"buffer": buffer, "envs": envs, "observations": observations, "tracker": tracker}
+        return {
+            "buffer": buffer,
+            "envs": envs,
+            "observations": carry.observations,
+            "episode_ended": carry.episode_ended,
+            "tracker": tracker,
+        }
 
     saved = training.checkpoint(agent, loop_state, optimizer=optimizer)
     if saved is not None:
@@ -277,23 +308,26 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> DQN
     step = training.start_step
     action_space = envs.action_space
 
+    def epsilon_greedy(step: int) -> Callable[[np.ndarray], np.ndarray]:
+        def act(observations: np.ndarray) -> np.ndarray:
+            check_finite("observation", observations, step)
+            if step < config.learning_starts or rng.random() < epsilon_at(config, step):
+                return action_space.sample()
+            return agent.act(observations)
+
+        return act
+
     while step < config.total_steps:
-        # 1. Act epsilon-greedily and store the transition with its true next observation.
-        check_finite("observation", observations, step)
-        if step < config.learning_starts or rng.random() < epsilon_at(config, step):
-            actions = action_space.sample()
-        else:
-            actions = agent.act(observations)
-        next_observations, rewards, terminated, truncated, infos = envs.step(actions)
+        # 1. Act epsilon-greedily and store the transition with its true next observation
+        # (the contract collect_transitions, one step of the one environment).
+        row, carry = record_step(envs, epsilon_greedy(step), carry, buffer)
         step += 1
-        check_finite("reward", rewards, step)
-        # The auto-reset observation starts the next episode; the transition keeps the real s'.
-        final_observations = true_next_observations(next_observations, infos)
-        check_finite("observation", final_observations, step)
-        buffer.add_batch(observations, actions, rewards, final_observations, terminated, truncated)
-        for episode_return, length in tracker.update(rewards, terminated, truncated):
+        check_finite("reward", row["rewards"], step)
+        check_finite("observation", row["next_observations"], step)
+        for episode_return, length in tracker.update(
+            row["rewards"], row["terminated"], row["truncated"], row["valid"]
+        ):
             run.log_episode(step, episode_return, length)
-        observations = next_observations
 
         # 2. A burst of gradient steps on replayed batches.
         learning = step > config.learning_starts and len(buffer) >= config.batch_size

@@ -30,6 +30,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from drlspec.agents.config import BaseConfig, ConfigError
+from drlspec.collection import CollectorCarry, true_next_observations
 
 __all__ = [
     "EpisodeTracker",
@@ -79,15 +80,22 @@ def _gymnasium_extra(env_id: str) -> str | None:
     return GYMNASIUM_EXTRAS.get(family)
 
 
-def make_vector_env(env_id: str, num_envs: int, seed: int) -> tuple[SyncVectorEnv, np.ndarray]:
-    """``num_envs`` copies of ``env_id`` in SAME_STEP autoreset mode, reset with seeds
-    ``seed, seed + 1, ...`` and action spaces seeded likewise. Returns ``(envs, first obs)``.
+def make_vector_env(
+    env_id: str, num_envs: int, seed: int, autoreset_mode: str = "same_step"
+) -> tuple[SyncVectorEnv, np.ndarray]:
+    """``num_envs`` copies of ``env_id`` in the given autoreset mode (``"same_step"`` or
+    ``"next_step"``), reset with seeds ``seed, seed + 1, ...`` and action spaces seeded
+    likewise. Returns ``(envs, first obs)``.
 
     An unknown id or a missing optional dependency is a :class:`ConfigError` (:func:`make_env`).
     """
+    if autoreset_mode not in AUTORESET_MODES:
+        raise ConfigError(
+            f"autoreset_mode must be one of {sorted(AUTORESET_MODES)}, got {autoreset_mode!r}"
+        )
     envs = SyncVectorEnv(
         [functools.partial(make_env, env_id) for _ in range(num_envs)],
-        autoreset_mode=AutoresetMode.SAME_STEP,
+        autoreset_mode=AUTORESET_MODES[autoreset_mode],
     )
     observations, _ = envs.reset(seed=[seed + i for i in range(num_envs)])
     envs.action_space.seed(seed)
@@ -96,28 +104,26 @@ def make_vector_env(env_id: str, num_envs: int, seed: int) -> tuple[SyncVectorEn
     return envs, observations
 
 
+AUTORESET_MODES = {"same_step": AutoresetMode.SAME_STEP, "next_step": AutoresetMode.NEXT_STEP}
+
+
 def start_environments(
     config: BaseConfig, num_envs: int, resume: dict[str, Any] | None
-) -> tuple[SyncVectorEnv, np.ndarray, EpisodeTracker, int]:
+) -> tuple[SyncVectorEnv, CollectorCarry, EpisodeTracker, int]:
     """Fresh seeded environments at step 0, or those pickled in a checkpoint, mid-episode.
 
-    Returns ``(envs, current observations, episode tracker, step)``.
+    Returns ``(envs, where collection continues, episode tracker, step)``.
     """
     if resume is None:
-        envs, observations = make_vector_env(config.env_id, num_envs, config.seed)
-        return envs, observations, EpisodeTracker(num_envs), 0
-    return resume["envs"], resume["observations"], resume["tracker"], int(resume["step"])
-
-
-def true_next_observations(observations: np.ndarray, infos: dict[str, Any]) -> np.ndarray:
-    """The observations that followed this step: the auto-reset rows replaced by ``final_obs``."""
-    mask = infos.get("_final_obs")
-    if mask is None or not mask.any():
-        return observations
-    next_observations = observations.copy()
-    for i in np.flatnonzero(mask):
-        next_observations[i] = infos["final_obs"][i]
-    return next_observations
+        envs, observations = make_vector_env(
+            config.env_id, num_envs, config.seed, config.autoreset_mode
+        )
+        carry = CollectorCarry(observations, np.zeros(num_envs, dtype=bool))
+        return envs, carry, EpisodeTracker(num_envs), 0
+    carry = CollectorCarry(
+        resume["observations"], resume.get("episode_ended", np.zeros(num_envs, dtype=bool))
+    )
+    return resume["envs"], carry, resume["tracker"], int(resume["step"])
 
 
 def check_spaces(
@@ -150,11 +156,24 @@ class EpisodeTracker:
         self.lengths = np.zeros(num_envs, np.int64)
 
     def update(
-        self, rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray
+        self,
+        rewards: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+        valid: np.ndarray | None = None,
     ) -> list[tuple[float, int]]:
-        """Add one step; return ``(return, length)`` of every episode that just ended."""
-        self.returns += rewards
-        self.lengths += 1
+        """Add one step; return ``(return, length)`` of every episode that just ended.
+
+        ``valid`` (``[N]`` bool, default all): environments whose row is a transition; a
+        next-step reset row (:func:`drlspec.collection.collect_transitions`) is not counted.
+        """
+        if valid is not None and not np.all(valid):
+            rewards = np.where(valid, rewards, 0.0)
+            self.lengths += np.asarray(valid, dtype=np.int64)
+            self.returns += rewards
+        else:
+            self.returns += rewards
+            self.lengths += 1
         finished = []
         for i in np.flatnonzero(np.logical_or(terminated, truncated)):
             finished.append((float(self.returns[i]), int(self.lengths[i])))

@@ -136,7 +136,7 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
     parameters = [*agent.policy.parameters(), *agent.value.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, eps=1e-5)
     collector = RolloutCollector(
-        training.envs, training.observations, agent.policy, run, agent.device, training.tracker
+        training.envs, training.carry, agent.policy, run, agent.device, training.tracker
     )
     beta, next_iteration = config.beta, 0
 
@@ -158,15 +158,16 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
         advantages, returns = advantages_and_returns(
             agent, rollout, config.gamma, config.gae_lambda
         )
-        obs, actions = rollout.flat("observations"), rollout.flat("actions")
-        old_log_probs = rollout.flat("log_probs")
+        obs, actions = rollout.rows("observations"), rollout.rows("actions")
+        old_log_probs = rollout.rows("log_probs")
         old_outputs = agent.policy.frozen_outputs(obs)
-        advantages, returns = advantages.reshape(-1), returns.reshape(-1)
+        advantages, returns = rollout.rows(advantages), rollout.rows(returns)
+        transitions = advantages.shape[0]  # T * N, less any next-step reset rows
 
         # 3. Epochs of minibatch ascent on the surrogate.
         for _ in range(config.update_epochs):
-            order = torch.from_numpy(rng.permutation(batch)).to(agent.device)
-            for start in range(0, batch, config.minibatch_size):
+            order = torch.from_numpy(rng.permutation(transitions)).to(agent.device)
+            for start in range(0, transitions, config.minibatch_size):
                 index = order[start : start + config.minibatch_size]
                 adv = advantages[index]
                 if config.normalize_advantages:

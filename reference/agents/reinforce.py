@@ -79,7 +79,7 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
     optimizer = torch.optim.Adam(agent.policy.parameters(), lr=config.learning_rate)
     value_optimizer = torch.optim.Adam(agent.value.parameters(), lr=config.value_lr)
     collector = RolloutCollector(
-        training.envs, training.observations, agent.policy, run, agent.device, training.tracker
+        training.envs, training.carry, agent.policy, run, agent.device, training.tracker
     )
     training.checkpoint(
         agent, collector.state, optimizer=optimizer, value_optimizer=value_optimizer
@@ -91,7 +91,8 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
         parts, finished = [], 0
         while finished < config.episodes_per_update:
             rollout, step = collector.collect(1, step)
-            parts.append(rollout)
+            if bool(rollout.valid.all()):  # a next-step reset step is not a transition
+                parts.append(rollout)
             finished += int((rollout.terminated | rollout.truncated).any())
         cat = {
             name: torch.cat([getattr(p, name) for p in parts])

@@ -1,11 +1,13 @@
 """On-policy rollouts for the policy-gradient agents (REINFORCE, Actor-Critic, TRPO, PPO).
 
-A rollout is ``T`` steps of ``N`` parallel environments, stored ``[T, N, ...]``. Each row keeps
-the *true* next observation (``final_obs`` where an episode ended, see
-:func:`drlspec.agents.environments.true_next_observations`), so that the agent can compute
+A rollout is ``T`` steps of ``N`` parallel environments, stored ``[T, N, ...]``, recorded by the
+contract :func:`drlspec.collection.collect_transitions` in either autoreset mode. Each row keeps
+the *true* next observation (the last one where an episode ended), so that the agent can compute
 ``next_values = V(s_{t+1})`` for :func:`drlspec.returns.gae` and
 :func:`drlspec.returns.td_target`: a truncated step bootstraps from the observation the time
-limit cut, never from the reset one.
+limit cut, never from the reset one. ``valid`` is false on a next-step reset row, which is not a
+transition: :meth:`Rollout.rows` leaves those rows out of every loss (GAE runs on ``[T, N]``;
+the row before a reset row ends its episode, so no valid row's advantage reads a reset row).
 
 Seed: 2、策略梯度 / :three: Actor-Critic and :four: TRPO / 主要代码 (``transition_dict`` of one
 episode with a single ``dones`` flag).
@@ -22,9 +24,10 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from drlspec.agents.environments import EpisodeTracker, true_next_observations
+from drlspec.agents.environments import EpisodeTracker
 from drlspec.agents.guards import check_finite
 from drlspec.agents.run_folder import Run
+from drlspec.collection import CollectorCarry, collect_transitions
 from drlspec.policies import CategoricalPolicy, GaussianPolicy
 
 __all__ = ["Rollout", "RolloutCollector", "build_policy", "env_actions"]
@@ -71,11 +74,23 @@ class Rollout:
     terminated: torch.Tensor
     truncated: torch.Tensor
     next_observations: torch.Tensor
+    valid: torch.Tensor
 
     def flat(self, name: str) -> torch.Tensor:
-        """``[T * N, ...]`` view of a field."""
+        """``[T * N, ...]`` view of a field (every row, reset rows included)."""
         tensor = getattr(self, name)
         return tensor.reshape(-1, *tensor.shape[2:])
+
+    def rows(self, field: str | torch.Tensor) -> torch.Tensor:
+        """``[M, ...]``: the transitions of a field (or of a ``[T, N, ...]`` tensor), flattened.
+
+        Every row when all are valid (same-step autoreset: ``M = T * N``); else the valid ones.
+        """
+        tensor = getattr(self, field) if isinstance(field, str) else field
+        flat = tensor.reshape(-1, *tensor.shape[2:])
+        if bool(self.valid.all()):
+            return flat
+        return flat[self.valid.reshape(-1)]
 
 
 class RolloutCollector:
@@ -84,14 +99,14 @@ class RolloutCollector:
     def __init__(
         self,
         envs,
-        observations: np.ndarray,
+        carry: CollectorCarry,
         policy: CategoricalPolicy | GaussianPolicy,
         run: Run,
         device: torch.device,
         tracker: EpisodeTracker | None = None,
     ) -> None:
         self.envs = envs
-        self.observations = observations
+        self.carry = carry
         self.policy = policy
         self.run = run
         self.device = device
@@ -100,48 +115,54 @@ class RolloutCollector:
 
     def state(self) -> dict[str, Any]:
         """The environments mid-episode, for a checkpoint (see ``start_environments``)."""
-        return {"envs": self.envs, "observations": self.observations, "tracker": self.tracker}
+        return {
+            "envs": self.envs,
+            "observations": self.carry.observations,
+            "episode_ended": self.carry.episode_ended,
+            "tracker": self.tracker,
+        }
 
     def collect(self, steps: int, step: int) -> tuple[Rollout, int]:
         """``steps`` rows (``steps * N`` env steps); returns the rollout and the new step."""
-        rows: dict[str, list[np.ndarray]] = {
-            k: [] for k in ("obs", "actions", "rewards", "terminated", "truncated", "next_obs")
-        }
-        log_probs = []
         action_space = self.envs.single_action_space
-        for _ in range(steps):
-            check_finite("observation", self.observations, step)
-            obs = torch.as_tensor(self.observations, dtype=torch.float32, device=self.device)
+        log_probs, sampled = [], []
+        counter = [step]
+
+        def act(observations: np.ndarray) -> np.ndarray:
+            check_finite("observation", observations, counter[0])
+            obs = torch.as_tensor(observations, dtype=torch.float32, device=self.device)
             with torch.no_grad():
                 actions = self.policy.sample(obs)
                 log_probs.append(self.policy.log_prob(obs, actions))
-            next_obs, rewards, terminated, truncated, infos = self.envs.step(
-                env_actions(actions, action_space)
-            )
+            sampled.append(actions)
+            counter[0] += self.num_envs
+            return env_actions(actions, action_space)
+
+        transitions, self.carry = collect_transitions(self.envs, act, steps, self.carry)
+        for t in range(steps):
             step += self.num_envs
-            check_finite("reward", rewards, step)
-            for episode_return, length in self.tracker.update(rewards, terminated, truncated):
+            check_finite("reward", transitions["rewards"][t], step)
+            for episode_return, length in self.tracker.update(
+                transitions["rewards"][t],
+                transitions["terminated"][t],
+                transitions["truncated"][t],
+                transitions["valid"][t],
+            ):
                 self.run.log_episode(step, episode_return, length)
-            rows["obs"].append(self.observations)
-            rows["actions"].append(actions.cpu().numpy())
-            rows["rewards"].append(rewards)
-            rows["terminated"].append(terminated)
-            rows["truncated"].append(truncated)
-            rows["next_obs"].append(true_next_observations(next_obs, infos))
-            self.observations = next_obs
 
-        def stack(name: str, dtype: torch.dtype) -> torch.Tensor:
-            return torch.as_tensor(np.stack(rows[name]), dtype=dtype, device=self.device)
+        def tensor(name: str, dtype: torch.dtype) -> torch.Tensor:
+            return torch.as_tensor(transitions[name], dtype=dtype, device=self.device)
 
-        action_dtype = torch.int64 if isinstance(action_space, spaces.Discrete) else torch.float32
         rollout = Rollout(
-            observations=stack("obs", torch.float32),
-            actions=stack("actions", action_dtype),
+            observations=tensor("observations", torch.float32),
+            # The policy's own samples (a Gaussian's unclipped), not what the environment got.
+            actions=torch.stack(sampled),
             log_probs=torch.stack(log_probs),
-            rewards=stack("rewards", torch.float32),
-            terminated=stack("terminated", torch.bool),
-            truncated=stack("truncated", torch.bool),
-            next_observations=stack("next_obs", torch.float32),
+            rewards=tensor("rewards", torch.float32),
+            terminated=tensor("terminated", torch.bool),
+            truncated=tensor("truncated", torch.bool),
+            next_observations=tensor("next_observations", torch.float32),
+            valid=tensor("valid", torch.bool),
         )
         check_finite("observation", rollout.next_observations, step)
         return rollout, step

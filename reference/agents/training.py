@@ -38,9 +38,10 @@ class Training:
     """Seeding, environments, checkpoint and resume, evaluation: around one agent's loop.
 
     ``resume``: a checkpoint written by the same loop (``None`` for a fresh run). ``rng`` is the
-    numpy generator the loop draws from; ``envs``, ``observations`` and ``tracker`` the
-    environments, their current observations and the episode tracker; ``start_step`` the step
-    the loop starts from (0, or the checkpoint's).
+    numpy generator the loop draws from; ``envs``, ``carry`` and ``tracker`` the
+    environments, where collection continues (:class:`drlspec.collection.CollectorCarry`: the
+    current observations, and which episodes just ended) and the episode tracker;
+    ``start_step`` the step the loop starts from (0, or the checkpoint's).
     """
 
     def __init__(
@@ -50,7 +51,7 @@ class Training:
         self.run = run
         self.resume = resume
         self.rng = seed_everything(config.seed)
-        self.envs, self.observations, self.tracker, self.start_step = start_environments(
+        self.envs, self.carry, self.tracker, self.start_step = start_environments(
             config, num_envs, resume
         )
         self.agent: Any = None

@@ -131,11 +131,10 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
     agent = PolicyAgent(config, training.observation_space, training.action_space)
     value_optimizer = torch.optim.Adam(agent.value.parameters(), lr=config.value_lr)
     collector = RolloutCollector(
-        training.envs, training.observations, agent.policy, run, agent.device, training.tracker
+        training.envs, training.carry, agent.policy, run, agent.device, training.tracker
     )
     training.checkpoint(agent, collector.state, value_optimizer=value_optimizer)
     step = training.start_step
-    batch = config.num_envs * config.num_steps
 
     while step < config.total_steps:
         # 1. Rollout and GAE.
@@ -143,19 +142,20 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
         advantages, returns = advantages_and_returns(
             agent, rollout, config.gamma, config.gae_lambda
         )
-        advantages, returns = advantages.reshape(-1), returns.reshape(-1)
+        advantages, returns = rollout.rows(advantages), rollout.rows(returns)
+        transitions = advantages.shape[0]  # T * N, less any next-step reset rows
         if config.normalize_advantages:
             advantages = standardise(advantages)
-        obs, actions = rollout.flat("observations"), rollout.flat("actions")
+        obs, actions = rollout.rows("observations"), rollout.rows("actions")
         # 2-5. The trust-region policy step.
         surrogate, kl = policy_step(
-            agent, config, obs, actions, rollout.flat("log_probs"), advantages
+            agent, config, obs, actions, rollout.rows("log_probs"), advantages
         )
         check_finite("surrogate", surrogate, step)
         # 6. Value regression onto the GAE returns.
         for _ in range(config.value_epochs):
-            order = torch.from_numpy(rng.permutation(batch)).to(agent.device)
-            for start in range(0, batch, config.minibatch_size):
+            order = torch.from_numpy(rng.permutation(transitions)).to(agent.device)
+            for start in range(0, transitions, config.minibatch_size):
                 index = order[start : start + config.minibatch_size]
                 value_loss = (agent.value(obs[index]) - returns[index]).pow(2).mean()
                 check_finite("value loss", value_loss, step)
