@@ -33,6 +33,8 @@ ADAPTER_MODULES = [
     "peers.sb3_contrib_trpo",
     "peers.cleanrl_updates",
     "peers.sb3_updates",
+    "peers.cleanrl_collect",
+    "peers.sb3_collect",
 ]
 
 

@@ -2,8 +2,9 @@
 
 CleanRL is a set of single-file scripts, not a package: these adapters transcribe the
 lines of its training loops unchanged (CleanRL commit
-``fe8d8a03c41a7ef5b523e2e354bd01c363e786bb``, 2026-04-20; ``cleanrl/dqn.py`` and
-``cleanrl/ppo.py`` last changed in ``004f8a086a892a2a180f4dd332b90d83a968aa7a``) and
+``fe8d8a03c41a7ef5b523e2e354bd01c363e786bb``, 2026-04-20; ``cleanrl/dqn.py`` last changed
+in ``004f8a086a892a2a180f4dd332b90d83a968aa7a``, ``cleanrl/ppo.py`` in
+``e421c2e50b81febf639fced51a69e2602593d50d``) and
 replace only the data plumbing (the replay sample, the rollout storage, the agent's
 networks) by the contract's arguments:
 

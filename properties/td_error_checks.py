@@ -8,9 +8,15 @@ one sample at a time, and the per-element tolerances:
 - a TD error combines ``Q_theta(s_i, a_i)``, ``r_i`` and ``gamma Q_target(s'_i, .)``: it is
   judged within ``FLOAT32_RTOL (|Q_theta(s_i, a_i)| + |r_i| + gamma max_a |Q_target(s'_i, a)|)``
   (an implementation may do that arithmetic in float32);
-- a gradient element is judged within ``FLOAT32_RTOL sum_i |c_i d Q_theta(s_i, a_i)/d theta|``,
-  so a bug confined to one sample shows at any batch size and cancellation does not shrink
-  the bound to nothing.
+- a network output is a sum of terms of order ``e = |W| |a| + |b|`` layer by layer (its
+  forward magnitude, :class:`drlspec.properties.pg_update_checks.LayerMagnitudes`), which
+  float32 arithmetic errs relative to, also where the terms cancel: the scale of a TD error
+  adds ``e`` of ``Q_theta(s_i, a_i)`` and ``gamma max_a e`` of ``Q_target(s'_i, .)``;
+- a gradient element is judged within ``FLOAT32_RTOL sum_i |c_i| G_i``, ``G_i`` the magnitude
+  backprop of ``d Q_theta(s_i, a_i)/d theta`` through ``|W|`` with ``tanh'`` bounded by 1
+  (a weight behind a saturated tanh has a tiny gradient with an O(u) absolute error), so a
+  bug confined to one sample shows at any batch size and cancellation does not shrink the
+  bound to nothing.
 
 Double DQN's selection: an action whose ``Q_theta(s', .)`` is within ``2**-23`` relative of
 the row's maximum may be selected (the tie rule of ``double_dqn_target``).
@@ -24,6 +30,7 @@ from typing import Any
 import torch
 
 from drlspec.properties.assertions import FLOAT32_RTOL, as_cpu_tensor, assert_close
+from drlspec.properties.pg_update_checks import LayerMagnitudes
 from drlspec.properties.value_strategies import admissible_actions
 
 ARGUMENTS = (
@@ -76,8 +83,22 @@ def candidates(inputs: dict, double: bool) -> tuple[torch.Tensor, torch.Tensor, 
         else:
             best = next_target.max(dim=1, keepdim=True).values
             admissible = next_target == best
-        scale = prediction.abs() + rewards.abs() + gamma * next_target.abs().max(dim=1).values
+        q_error = _forward_magnitude(q, observations)[rows, actions]
+        target_error = _forward_magnitude(target, next_observations).max(dim=1).values
+        scale = (
+            prediction.abs()
+            + q_error
+            + rewards.abs()
+            + gamma * (next_target.abs().max(dim=1).values + target_error)
+        )
     return errors, admissible, FLOAT32_RTOL * scale + 2.0**-1000
+
+
+def _forward_magnitude(network: torch.nn.Module, observations: torch.Tensor) -> torch.Tensor:
+    """``[B, A]`` forward magnitude of a plain MLP's outputs; zeros for another network."""
+    if not isinstance(network, torch.nn.Sequential):
+        return torch.zeros(())
+    return LayerMagnitudes(network, observations.double(), "").output
 
 
 def assert_td_errors(result: Any, inputs: dict, double: bool, what: str) -> torch.Tensor:
@@ -119,6 +140,19 @@ def expected_gradient(inputs: dict, weights: torch.Tensor) -> tuple[list, list]:
             if grad is not None:
                 total[k] += float(weights[i]) * grad.double()
                 magnitude[k] += abs(float(weights[i])) * grad.double().abs()
+    if isinstance(q, torch.nn.Sequential):
+        # Magnitude backprop: bounds each |grad| and carries the error of saturated units.
+        with torch.no_grad():
+            outputs = q(observations)
+            onehot = torch.zeros_like(outputs, dtype=torch.float64)
+            onehot[torch.arange(actions.shape[0]), actions] = 1.0
+            backprop = LayerMagnitudes(q, observations.double(), "").backward(onehot)
+            names = [name for name, _ in q.named_parameters()]
+            for k, name in enumerate(names):
+                per_sample = backprop[name]
+                scale = weights.abs().reshape(-1, *[1] * (per_sample.ndim - 1))
+                bound = (scale * per_sample).sum(0)
+                magnitude[k] = torch.maximum(magnitude[k], bound)
     return total, [FLOAT32_RTOL * m + 2.0**-1000 for m in magnitude]
 
 

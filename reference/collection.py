@@ -16,9 +16,10 @@ observation, and a terminated one does not bootstrap at all. :func:`collect_tran
 records that in both modes, as ``[T, N, ...]`` arrays with a ``valid`` mask that is false
 exactly on ``NEXT_STEP``'s reset steps.
 
-Seed: 1、DQN / :two: 算法流程 and 2、策略梯度 / :two: REINFORCE / 主要代码: the seed steps one
-environment until ``done`` and resets it by hand, so it never meets an autoreset, but its one
-``done`` flag makes a time limit look like a terminal state (docs/errata.md E3, R2).
+Seed: 1、DQN / :two: 算法流程 and 2、策略梯度 / :two: REINFORCE / 主要代码: the seed shows no
+collection loop; its buffers (``(state, action, reward, next_state, done)``) imply stepping one
+environment until ``done``, which never meets an autoreset, but its one ``done`` flag makes a
+time limit look like a terminal state (docs/errata.md C1, E3, R2).
 """
 
 from __future__ import annotations
@@ -117,7 +118,9 @@ def collect_transitions(
         ``terminated``, ``truncated``, ``valid`` (``[T, N]`` bool); and where to continue.
 
     Seed: 1、DQN / :two: 算法流程 (store ``(s, a, r, s')``), 2、策略梯度 / :two: REINFORCE /
-    主要代码. Reference: gymnasium 1.0 release notes, "Change of vector environment autoreset".
+    主要代码. Reference: gymnasium 1.0 release notes (2024), "Change of vector environment
+    autoreset"; Pardo et al. 2018, "Time Limits in Reinforcement Learning" (truncation is not
+    termination).
     """
     mode = _autoreset_mode(envs)
     num_steps = check_positive_int("num_steps", num_steps)

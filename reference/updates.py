@@ -394,7 +394,8 @@ def ppo_clip_loss(
     Returns:
         A scalar (0-d tensor), to be minimised.
 
-    Seed: :five: PPO / PPO-Clip (主要代码). Paper: Schulman et al. (2017), eq. 9.
+    Seed: :five: PPO / PPO-Clip (the objective; the seed has no PPO code). Paper: Schulman
+    et al. (2017), eq. 9.
     """
     return ppo_clip_loss_terms(
         policy,

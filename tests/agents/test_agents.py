@@ -178,10 +178,18 @@ def test_ppo_penalty_adapts_beta_once_per_update_from_the_rollout_mean_kl(tmp_pa
         assert abs(kl - expected) <= 1e-5 * max(1.0, expected)
 
 
-@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
-def test_resume_after_ctrl_c_equals_an_uninterrupted_run(algorithm, tmp_path, monkeypatch):
-    """Ctrl-C at step ~150, then resume: metrics and final weights equal an uninterrupted run's."""
-    config = tiny_config(algorithm, steps=300, extra=("checkpoint_interval=100000",))
+@pytest.mark.parametrize(
+    ("algorithm", "mode"),
+    [(name, "same_step") for name in sorted(ALGORITHMS)]
+    + [(name, "next_step") for name in ("dqn", "reinforce", "ppo")],
+)
+def test_resume_after_ctrl_c_equals_an_uninterrupted_run(algorithm, mode, tmp_path, monkeypatch):
+    """Ctrl-C at step ~150, then resume: metrics and final weights equal an uninterrupted run's.
+
+    Also in next-step autoreset mode, where a reset step may be pending at the checkpoint."""
+    config = tiny_config(
+        algorithm, steps=300, extra=("checkpoint_interval=100000", f"autoreset_mode={mode}")
+    )
     train(algorithm, config, tmp_path / "whole", progress=False)
 
     real_tick = Run.tick

@@ -42,3 +42,17 @@ def sample_by_sample(
                 target = target + gamma * target_network(next_observations[i : i + 1]).max()
         errors.append(q_network(observations[i : i + 1])[0, int(actions[i])] - target)
     return torch.stack(errors)
+
+
+def float32_inside(
+    q_network, target_network, observations, actions, rewards, next_observations, terminated, gamma
+):
+    """The online network run in float32 through ``functional_call`` (its float64 weights
+    cast), the target in its own precision: a float32 TD error and gradient."""
+    params = {name: p.float() for name, p in q_network.named_parameters()}
+    params |= {name: b.float() for name, b in q_network.named_buffers()}
+    q = functional_call(q_network, params, (observations.float(),))
+    with torch.no_grad():
+        best = target_network(next_observations).max(dim=1).values.float()
+    targets = rewards.float() + gamma * (1.0 - terminated.float()) * best
+    return q.gather(1, actions.long()[:, None])[:, 0] - targets
