@@ -81,13 +81,16 @@ _MAX_KLS = st.one_of(
     st.sampled_from([0.01, 0.1]),
     st.floats(math.log(1e-4), math.log(0.1)).map(math.exp),
 )
-# Tiny policies: damping >= 0.01 keeps kappa(F + damping I) moderate (the direction check's
-# tolerance grows with it). Elsewhere damping goes down to 1e-3, where the KL of the full
-# KKT step overshoots max_kl most often (0.5 s^T F s = max_kl - 0.5 damping ||s||^2 plus
-# third-order terms): that is where skipping the KL check shows.
+# Tiny policies: damping >= 0.1 (sb3-contrib's and Spinning Up's default) keeps
+# kappa(F + damping I) at most ~100, where conjugate gradient run in float32 still solves the
+# system within 2P iterations (at damping 0.01, kappa ~ 1e3, it did not in 3 of 358 examples:
+# a correct float32 implementation must not be rejected for that). Elsewhere damping goes
+# down to 1e-3, where the KL of the full KKT step overshoots max_kl most often (0.5 s^T F s =
+# max_kl - 0.5 damping ||s||^2 plus third-order terms): that is where skipping the KL check
+# shows.
 _DAMPINGS = st.one_of(
-    st.sampled_from([0.01, 0.1]),
-    st.floats(math.log(0.01), math.log(1.0)).map(math.exp),
+    st.sampled_from([0.1, 1.0]),
+    st.floats(math.log(0.1), math.log(1.0)).map(math.exp),
 )
 _SMALL_DAMPINGS = st.one_of(
     st.sampled_from([1e-3, 0.01]),
@@ -136,7 +139,7 @@ def trpo_inputs(draw: st.DrawFn, tiny: bool = False, zero_advantages: bool = Fal
 
     ``log_prob_old`` is the given policy's own log-probabilities of the actions. Advantages
     are standard normal (both signs; one sign when ``B = 1``), or all zero. ``max_kl`` is
-    log-uniform in ``[1e-4, 0.1]`` (and 0.01), ``damping`` log-uniform in ``[0.01, 1]`` (and
+    log-uniform in ``[1e-4, 0.1]`` (and 0.01), ``damping`` log-uniform in ``[0.1, 1]`` (and
     0.01, 0.1), ``backtrack`` 0.5, 0.8 or uniform in ``(0.1, 0.9)``, ``max_backtracks`` 1..15.
     ``cg_iters`` is 1..20 on the networks of ``policy_networks``, and ``P..2P`` on tiny ones
     (where the step must be the explicit ``M^-1 g``'s).

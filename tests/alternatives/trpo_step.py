@@ -211,3 +211,68 @@ def float32_step_and_line_search(
                 return candidate
         vector_to_parameters(theta0, params)
     return theta0.clone()
+
+
+def float32_conjugate_gradient(
+    policy,
+    observations,
+    actions,
+    log_prob_old,
+    advantages,
+    max_kl,
+    damping,
+    cg_iters,
+    backtrack,
+    max_backtracks,
+):
+    """Conjugate gradient run in float32 (the gradient and every Fisher-vector product cast),
+    the rest in the policy's precision: float32 TRPO code with float64 networks."""
+    from drlspec.trust_region import (
+        conjugate_gradient,
+        fisher_vector_product,
+        flat_grad,
+        flat_params,
+        kkt_step,
+        line_search,
+        set_flat_params,
+    )
+
+    log_prob_old, advantages = log_prob_old.detach(), advantages.detach()
+    with torch.no_grad():
+        old = policy(observations)
+
+    def surrogate():
+        ratio = torch.exp(policy(observations).log_prob(actions) - log_prob_old)
+        return (ratio * advantages).mean()
+
+    def mean_kl():
+        return torch.distributions.kl_divergence(old, policy(observations)).mean()
+
+    gradient = flat_grad(surrogate(), policy)
+    if not bool(gradient.abs().sum() > 0):
+        return flat_params(policy)
+
+    def fisher(vector):
+        return fisher_vector_product(mean_kl, policy, vector, damping)
+
+    g32 = gradient.float()
+    x = conjugate_gradient(
+        lambda v: fisher(v.double()).float(), g32, cg_iters, 1e-10 * float(g32 @ g32)
+    ).double()
+    full_step = kkt_step(x, fisher(x), max_kl)
+
+    def objective_at(theta):
+        set_flat_params(policy, theta)
+        with torch.no_grad():
+            return surrogate()
+
+    def kl_at(theta):
+        set_flat_params(policy, theta)
+        with torch.no_grad():
+            return mean_kl()
+
+    theta_new = line_search(
+        objective_at, kl_at, flat_params(policy), full_step, max_kl, backtrack, max_backtracks
+    )
+    set_flat_params(policy, theta_new)
+    return theta_new
