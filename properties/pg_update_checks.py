@@ -201,8 +201,8 @@ def call_actor_critic(impl, inputs: dict) -> tuple[torch.Tensor, torch.Tensor]:
     result = impl(*(inputs[name] for name in ACTOR_CRITIC_ARGUMENTS))
     if not isinstance(result, Sequence) or len(result) != 2:
         raise AssertionError(
-            f"actor_critic_losses: expected a pair (policy_loss, value_loss), got "
-            f"{type(result).__name__}"
+            f"actor_critic_losses returned {type(result).__name__}, not the pair "
+            "(policy_loss, value_loss)"
         )
     return _scalar(result[0], "policy_loss"), _scalar(result[1], "value_loss")
 

@@ -56,9 +56,12 @@ def test_a_numpy_implementation_writing_into_an_input_fails_naming_it():
 
 
 # adapt_kl_beta takes numbers only; target_update takes modules and a number (that it leaves
-# the online module alone is its own property, test_online_network_unchanged).
+# the online module alone is its own property, test_online_network_unchanged);
+# collect_transitions takes an environment, a function, a count and its own carry.
 ARRAY_CONTRACTS = [
-    c.name for c in implemented_contracts() if c.name not in ("adapt_kl_beta", "target_update")
+    c.name
+    for c in implemented_contracts()
+    if c.name not in ("adapt_kl_beta", "target_update", "collect_transitions")
 ]
 
 

@@ -251,13 +251,21 @@ _BUFFER_FIELDS = (
 
 
 def record_step(
-    envs, act: Callable[[np.ndarray], Any], carry: CollectorCarry, buffer: ReplayBuffer
+    envs,
+    act: Callable[[np.ndarray], Any],
+    carry: CollectorCarry,
+    buffer: ReplayBuffer,
+    check: Callable[[dict[str, np.ndarray]], None] | None = None,
 ) -> tuple[dict[str, np.ndarray], CollectorCarry]:
     """One step of ``envs`` by :func:`drlspec.collection.collect_transitions`; its transitions
-    go into ``buffer`` (a next-step reset row is not one and is left out). Returns the step's
-    row (each field ``[N, ...]``, ``valid`` included) and where collection continues."""
+    go into ``buffer`` (a next-step reset row is not one and is left out) after ``check(row)``
+    (the training loop's NaN guard names the quantity and the step before the buffer would
+    refuse it). Returns the step's row (each field ``[N, ...]``, ``valid`` included) and where
+    collection continues."""
     transitions, carry = collect_transitions(envs, act, 1, carry)
     row = {name: values[0] for name, values in transitions.items()}
+    if check is not None:
+        check(row)
     valid = row["valid"]
     buffer.add_batch(*(row[name][valid] for name in _BUFFER_FIELDS))
     return row, carry
@@ -317,13 +325,18 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> DQN
 
         return act
 
+    def finite_at(step: int) -> Callable[[dict[str, np.ndarray]], None]:
+        def check(row: dict[str, np.ndarray]) -> None:
+            check_finite("reward", row["rewards"], step)
+            check_finite("observation", row["next_observations"], step)
+
+        return check
+
     while step < config.total_steps:
         # 1. Act epsilon-greedily and store the transition with its true next observation
         # (the contract collect_transitions, one step of the one environment).
-        row, carry = record_step(envs, epsilon_greedy(step), carry, buffer)
+        row, carry = record_step(envs, epsilon_greedy(step), carry, buffer, finite_at(step + 1))
         step += 1
-        check_finite("reward", row["rewards"], step)
-        check_finite("observation", row["next_observations"], step)
         for episode_return, length in tracker.update(
             row["rewards"], row["terminated"], row["truncated"], row["valid"]
         ):

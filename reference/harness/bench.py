@@ -78,6 +78,25 @@ def prepare(case: BenchCase, obj: Any, backend: str = "torch", dtype: Any = torc
     def call() -> Any:
         return obj(*converted)
 
+    if get_contract(case.contract).signature.rstrip().endswith("carry)"):
+        # A collector (collect_transitions): what is compared is the transitions of one call
+        # from the case's freshly seeded environments, field by field.
+        from drlspec.collection import FIELDS
+
+        def observe_collected() -> tuple[np.ndarray, ...]:
+            transitions, _ = obj(*case.inputs(dtype))
+            return tuple(
+                np.asarray(
+                    transitions[name]
+                    if isinstance(transitions, dict)
+                    else getattr(transitions, name),
+                    dtype=np.float64,
+                )
+                for name in FIELDS
+            )
+
+        return Prepared(call, observe_collected)
+
     if get_contract(case.contract).signature.endswith("-> None"):
         # An in-place contract (target_update): what is observed is the state of the module
         # it updates, the second argument, after one call on fresh copies.

@@ -16,6 +16,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from drlspec.harness.target import UsageError
@@ -412,6 +413,29 @@ def _trpo_step_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
     )
 
 
+def _lean_policy(observations: np.ndarray) -> np.ndarray:
+    """CartPole: push towards the side the pole leans to (a deterministic ``act``)."""
+    return (observations[:, 2] + 0.1 * observations[:, 3] > 0).astype(np.int64)
+
+
+def _collect_inputs(dtype: torch.dtype, g: torch.Generator) -> tuple:
+    """128 steps of 8 CartPole-v1 in gymnasium's default next-step autoreset mode.
+
+    The environments are reset with seed 0 here, so the collector's own ``envs.reset()``
+    (``carry`` is ``None``) continues from seeded generators: the same transitions for the
+    reference and the target. ``dtype`` and ``g`` do not enter (an environment's numbers).
+    """
+    import gymnasium as gym
+    from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+    envs = SyncVectorEnv(
+        [lambda: gym.make("CartPole-v1") for _ in range(8)],
+        autoreset_mode=AutoresetMode.NEXT_STEP,
+    )
+    envs.reset(seed=0)
+    return (envs, _lean_policy, 128, None)
+
+
 CASES: list[BenchCase] = [
     BenchCase(
         "discounted_returns",
@@ -486,6 +510,13 @@ CASES: list[BenchCase] = [
         "B1024-MLP2x64",
         "one TRPO step on 1024 states of a 2x64 softmax policy (the policy moves each call)",
         _trpo_step_inputs,
+        default=True,
+    ),
+    BenchCase(
+        "collect_transitions",
+        "T128xN8-CartPole",
+        "128 steps of 8 CartPole-v1 environments, next-step autoreset",
+        _collect_inputs,
         default=True,
     ),
     BenchCase(
