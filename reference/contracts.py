@@ -75,6 +75,12 @@ class Contract:
         return self.signature.split("(", 1)[0].strip()
 
     @property
+    def returns_carry(self) -> bool:
+        """Whether a call returns ``(result, carry)``: a carry is the implementation's own state,
+        handed back to it as returned (``collect_transitions``), never converted."""
+        return self.signature.rstrip().endswith(", carry)")
+
+    @property
     def methods(self) -> list[str]:
         """The methods a class contract calls on an instance, in the signature's order."""
         if self.kind != "class":

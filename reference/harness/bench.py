@@ -78,7 +78,7 @@ def prepare(case: BenchCase, obj: Any, backend: str = "torch", dtype: Any = torc
     def call() -> Any:
         return obj(*converted)
 
-    if get_contract(case.contract).signature.rstrip().endswith("carry)"):
+    if get_contract(case.contract).returns_carry:
         # A collector (collect_transitions): what is compared is the transitions of one call
         # from the case's freshly seeded environments, field by field.
         from drlspec.collection import FIELDS

@@ -481,10 +481,9 @@ class Target:
             # so returning the updated module, as some libraries do, is accepted.
             return None
         if declared is None:
-            if self.contract.signature.rstrip().endswith("carry)"):
-                # A carry is the implementation's own state, handed back to it as it was
-                # returned (a numpy array must not come back as a tensor); the properties
-                # read the transitions with np.asarray.
+            if self.contract.returns_carry:
+                # A numpy carry must not come back to the implementation as a tensor; the
+                # properties read the transitions with np.asarray.
                 return result
             return from_backend(result)
         tensors = [a for a in call.args if isinstance(a, torch.Tensor)]
