@@ -192,7 +192,51 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="RESULTS.json",
         help="continue an interrupted sweep: keep its finished runs, run the rest",
     )
+    regress.add_argument(
+        "--impl",
+        action="append",
+        default=[],
+        metavar="ALGO=TARGET",
+        help="run the table's ALGO cases with another implementation's train function "
+        "(module:attr or file.py:attr; drlspec.external) and compare it with the reference; "
+        "repeatable",
+    )
+    regress.add_argument(
+        "--reference",
+        default="stored",
+        metavar="stored|rerun|RESULTS.json",
+        help="with --impl: the reference's runs to compare with (default: the stored ones)",
+    )
     return parser
+
+
+def _implementations(specs: list[str]) -> dict[str, str]:
+    """``--impl ALGO=TARGET`` options as algorithm -> target; every target loaded and checked."""
+    from drlspec.agents import ALGORITHMS
+    from drlspec.external import check_train_function
+    from drlspec.harness.target import load_object
+    from drlspec.usage import split_target
+
+    implementations: dict[str, str] = {}
+    for spec in specs:
+        algorithm, sep, target = spec.partition("=")
+        if not sep or not algorithm or not target:
+            raise UsageError(f"--impl {spec!r}: expected ALGO=TARGET, e.g. ppo=mypkg.agents:train")
+        if algorithm not in ALGORITHMS:
+            raise UsageError(
+                f"--impl {spec!r}: unknown algorithm {algorithm!r}; one of {', '.join(ALGORITHMS)}"
+            )
+        if algorithm in implementations:
+            raise UsageError(f"--impl {algorithm} is given twice")
+        module_part, attr, is_file = split_target(target)
+        if is_file:  # the workers may start elsewhere: they get the absolute path
+            target = f"{os.path.abspath(module_part)}:{attr}"
+        try:
+            check_train_function(load_object(target), target)
+        except (TypeError, UsageError) as error:
+            raise UsageError(f"--impl {algorithm}: {error}") from None
+        implementations[algorithm] = target
+    return implementations
 
 
 def _regress(args: argparse.Namespace) -> int:
@@ -216,31 +260,71 @@ def _regress(args: argparse.Namespace) -> int:
             raise UsageError(f"--resume {args.resume} is a folder; name its results.json")
         if not Path(args.resume).is_file():
             raise UsageError(f"--resume {args.resume}: no such file")
+    if args.reference != "stored" and not args.impl:
+        raise UsageError(
+            "--reference needs --impl: it says what the implementation is compared with"
+        )
+    if args.reference not in ("stored", "rerun") and not Path(args.reference).is_file():
+        raise UsageError(f"--reference {args.reference}: not 'stored', 'rerun' or a results file")
     if args.backend == "ray":
         from drlspec.harness.ray_backend import import_ray
 
         import_ray()  # a missing Ray is a usage error before any run starts
+    implementations = _implementations(args.impl)
     table = Path(args.table) if args.table else regress.default_table()
     cases = regress.select_cases(regress.load_cases(table), args.select)
     if args.tier == "smoke":
         cases = [case for case in cases if case.smoke_seeds > 0]
         if not cases:
             raise UsageError("no selected case has smoke_seeds in the table")
+    if implementations:
+        cases = [case for case in cases if case.algorithm in implementations]
+        if not cases:
+            raise UsageError(
+                f"no selected case is of {', '.join(implementations)}: nothing to run with --impl"
+            )
     devices = ("cpu", "cuda") if args.device == "all" else (args.device,)
     output = Path(args.output or f"runs/regress-{time.strftime('%Y%m%d-%H%M%S')}")
     jobs = args.jobs or os.cpu_count() or 1
+    reference = None
+    if implementations and args.reference != "rerun":
+        from drlspec.harness.compare import load_reference
+
+        # A stale or missing reference is a usage error before anything is trained.
+        reference = load_reference(cases, args.reference)
+    options = {
+        "devices": devices,
+        "jobs": jobs,
+        "seeds": args.seeds,
+        "smoke": args.tier == "smoke",
+        "backend": args.backend,
+        "address": args.address,
+        "retries": args.retries,
+    }
+    if implementations and args.reference == "rerun":
+        from drlspec.harness.compare import load_reference
+
+        base = Path(args.resume).parent if args.resume else output
+        rerun = base / "reference"
+        earlier = rerun / "results.json"
+        print(f"running the reference first, into {rerun}", file=sys.stderr)
+        first = regress.run_sweep(
+            cases,
+            output=rerun,
+            resume=earlier if args.resume and earlier.is_file() else None,
+            **{**options, "devices": ("cpu",)},
+        )
+        reference = load_reference(cases, first.results)
     sweep = regress.run_sweep(
         cases,
-        devices=devices,
-        jobs=jobs,
         output=output,
-        seeds=args.seeds,
-        smoke=args.tier == "smoke",
-        backend=args.backend,
-        address=args.address,
-        retries=args.retries,
         resume=args.resume,
+        implementations=implementations,
+        **options,
     )
+    if implementations:
+        names = ", ".join(f"{a}={t}" for a, t in sorted(implementations.items()))
+        print(f"{names} against the threshold:")
     print(regress.format_table(sweep.verdicts, sweep.aggregates))
     minutes, seconds = divmod(round(sweep.wall_seconds), 60)
     failed = [v for v in sweep.verdicts if not v["passed"]]
@@ -251,7 +335,52 @@ def _regress(args: argparse.Namespace) -> int:
         f"skipped; wall time {minutes} min {seconds} s; results {sweep.results}, "
         f"curves {sweep.plot}"
     )
-    return EXIT_OK if not failed else EXIT_FAILED
+    regressions = []
+    if reference is not None:
+        regressions = _compare_with_reference(sweep, cases, devices, reference, implementations)
+    return EXIT_OK if not failed and not regressions else EXIT_FAILED
+
+
+def _compare_with_reference(sweep, cases, devices, reference, implementations) -> list[dict]:
+    """Print and store the comparison with the reference; the regressions found."""
+    import json
+
+    from drlspec.agents.files import atomic_write_text
+    from drlspec.harness import compare
+
+    document = json.loads(sweep.results.read_text())
+    judged_devices = [d for d in devices if d not in document["skipped_devices"]]
+    comparisons, aggregates = compare.compare_runs(
+        cases, judged_devices, document["runs"], reference
+    )
+    label = ", ".join(f"{a}={t.rsplit('/', 1)[-1]}" for a, t in sorted(implementations.items()))
+    plots = []
+    curves = sweep.results.parent / "learning_curves.png"
+    if compare.plot_learning_curves(cases, document["runs"], reference, curves, label):
+        plots.append(str(curves))
+    for device in judged_devices:
+        profile = sweep.results.parent / f"performance_profiles-{device}.png"
+        if compare.plot_performance_profiles(
+            cases, device, document["runs"], reference, profile, label
+        ):
+            plots.append(str(profile))
+    document["comparison"] = {
+        "reference": reference.source,
+        "rule": "a (case, device) regresses when its verdict is worse: the 95% interval of the "
+        "IQM difference lies below 0 and that of P(impl > ref) below 0.5",
+        "cases": comparisons,
+        "aggregates": aggregates,
+        "plots": plots,
+    }
+    document["passed"] = document["passed"] and not any(c["regression"] for c in comparisons)
+    atomic_write_text(sweep.results, json.dumps(document, indent=1) + "\n")
+    print(compare.format_comparison(comparisons, aggregates, reference))
+    regressions = [c for c in comparisons if c["regression"]]
+    print(
+        f"{len(comparisons) - len(regressions)} of {len(comparisons)} (case, device) "
+        f"comparisons show no regression; plots {', '.join(plots)}"
+    )
+    return regressions
 
 
 def _limits(args: argparse.Namespace):

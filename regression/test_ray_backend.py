@@ -192,3 +192,35 @@ def test_an_interrupted_ray_sweep_resumes_without_rerunning(local_ray, cases, tm
     assert resumed.results == partial / "results.json"
     assert _records(resumed) == _records(complete)
     assert _verdicts(resumed) == _verdicts(complete)
+
+
+def test_an_external_implementation_runs_on_ray_as_locally(local_ray, tmp_path, monkeypatch):
+    """``drlspec regress --impl ... --backend ray``: the same records, verdicts and comparison."""
+    from drlspec.cli import main as main_cli
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    targets = Path("tests/external_targets.py").resolve()
+    results = {}
+    for backend in ("local", "ray"):
+        output = tmp_path / backend
+        argv = ["regress", "--impl", f"ppo={targets}:balance", "--impl", f"trpo={targets}:uniform"]
+        argv += ["--select", "CartPole and (ppo or trpo)", "--seeds", "2", "--device", "cpu"]
+        # On Ray the tasks go to the module's private instance (local_ray is running).
+        argv += ["--jobs", "2", "--backend", backend, "--output", str(output)]
+        assert main_cli(argv) == 1  # the random TRPO stand-in fails and is worse
+        results[backend] = json.loads((output / "results.json").read_text())
+    local, on_ray = results["local"], results["ray"]
+    assert on_ray["backend"] == "ray"
+
+    def records(document):
+        return {
+            (r["case"], r["seed"]): (r["status"], r["eval_returns"], r["curve"])
+            for r in document["runs"]
+        }
+
+    assert records(on_ray) == records(local)
+    assert [(c["case"], c["verdict"]) for c in on_ray["comparison"]["cases"]] == [
+        ("trpo-CartPole-v1", "worse"),
+        ("ppo-CartPole-v1", "indistinguishable"),
+    ]
+    assert on_ray["comparison"] == local["comparison"] | {"plots": on_ray["comparison"]["plots"]}

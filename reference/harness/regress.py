@@ -296,11 +296,17 @@ def run_one(case: Case, seed: int, device: str, run_root: Path | str) -> dict[st
 
 def learning_curve(episodes_csv: Path, steps: int) -> list[float | None]:
     """Mean return of the last ``CURVE_WINDOW`` episodes finished by each grid step."""
-    grid = np.linspace(0, steps, CURVE_POINTS)
     if not episodes_csv.exists():
         return [None] * CURVE_POINTS
     rows = np.loadtxt(episodes_csv, delimiter=",", skiprows=1, ndmin=2, usecols=(0, 1))
-    ends, returns = rows[:, 0], rows[:, 1]
+    return curve_of_episodes(rows, steps)
+
+
+def curve_of_episodes(episodes: np.ndarray, steps: int) -> list[float | None]:
+    """The learning curve of ``[E, 2]`` (step at the episode's end, return) pairs, in order."""
+    grid = np.linspace(0, steps, CURVE_POINTS)
+    episodes = np.asarray(episodes, dtype=float).reshape(-1, 2)
+    ends, returns = episodes[:, 0], episodes[:, 1]
     curve: list[float | None] = []
     for point in grid:
         finished = int(np.searchsorted(ends, point, side="right"))
@@ -311,6 +317,107 @@ def learning_curve(episodes_csv: Path, steps: int) -> list[float | None]:
                 round(float(returns[max(0, finished - CURVE_WINDOW) : finished].mean()), 3)
             )
     return curve
+
+
+class ExternalRun:
+    """One run of an implementation that is not ours (:mod:`drlspec.external`): a picklable
+    stand-in for :func:`run_one` that the process pool and Ray ship to their workers.
+
+    ``targets`` maps an algorithm of the table to a train function's target
+    (``package.module:attr`` or an absolute ``/path/file.py:attr``). The run trains with the
+    target for the case's environment, seed, budget and device, then evaluates its act function
+    exactly as :func:`run_one` evaluates a reference agent. The record is :func:`run_one`'s
+    with ``implementation`` (the target) added; ``curve`` is all ``None`` unless the train
+    function reported its episodes.
+    """
+
+    def __init__(self, targets: dict[str, str]) -> None:
+        self.targets = dict(targets)
+
+    def __call__(self, case: Case, seed: int, device: str, run_root: Path | str) -> dict[str, Any]:
+        import torch
+
+        from drlspec.external import act_of, call_train, check_train_function, episodes_of
+        from drlspec.harness.target import load_object
+
+        torch.set_num_threads(1)
+        target = self.targets[case.algorithm]
+        record: dict[str, Any] = {
+            "case": case.name,
+            "seed": seed,
+            "device": device,
+            "implementation": target,
+        }
+        start = time.perf_counter()
+        try:
+            train = load_object(target)
+            check_train_function(train, target)
+            trained = call_train(train, case.env_id, seed, case.steps, device)
+            train_seconds = time.perf_counter() - start
+            episodes = episodes_of(trained)  # float64 [E, 2]: JSON-ready values
+            returns = evaluate_deterministic(act_of(trained), case)
+        except Exception as error:  # a crash is a failed seed, reported with its cause
+            record.update(
+                status="error",
+                error=f"{type(error).__name__}: {error}",
+                traceback=traceback.format_exc(limit=8),
+                seconds=round(time.perf_counter() - start, 1),
+            )
+            return record
+        record.update(
+            status="ok",
+            final_return=float(np.mean(returns)),
+            eval_returns=returns,
+            train_seconds=round(train_seconds, 2),
+            seconds=round(time.perf_counter() - start, 1),
+            curve=None if episodes is None else curve_of_episodes(episodes, case.steps),
+            steps_reported=float(episodes[-1, 0])
+            if episodes is not None and len(episodes)
+            else None,
+        )
+        return record
+
+
+def evaluate_deterministic(act: Callable[[np.ndarray], Any], case: Case) -> list[float]:
+    """The case's evaluation episodes played with an external act function.
+
+    The actions are read as numpy (a torch tensor is accepted) and must come one per
+    observation; the act function is asked twice for each of the first ``eval_episodes``
+    distinct observations it sees and must answer the same both times (the protocol promises a
+    deterministic policy).
+    """
+    from drlspec.agents.evaluation import evaluate_policy
+
+    asked: set[int] = set()
+
+    def checked(observations: np.ndarray) -> np.ndarray:
+        actions = _as_actions(act(observations), observations)
+        key = hash(observations.tobytes())
+        if key not in asked and len(asked) < case.eval_episodes:
+            asked.add(key)
+            again = _as_actions(act(observations.copy()), observations)
+            if not np.array_equal(actions, again):
+                raise ValueError(
+                    "the act function is not deterministic: the same observation gave "
+                    f"{actions.tolist()} and then {again.tolist()}"
+                )
+        return actions
+
+    return evaluate_policy(checked, case.env_id, case.eval_episodes, EVALUATION_SEED)
+
+
+def _as_actions(actions: Any, observations: np.ndarray) -> np.ndarray:
+    if hasattr(actions, "detach"):
+        actions = actions.detach().cpu().numpy()
+    actions = np.asarray(actions)
+    if actions.ndim == 0 or actions.shape[0] != observations.shape[0]:
+        raise ValueError(
+            f"the act function returned actions of shape {actions.shape} for observations of "
+            f"shape {observations.shape}; expected one action per observation"
+        )
+    if not np.issubdtype(actions.dtype, np.number) or not np.isfinite(actions).all():
+        raise ValueError(f"the act function returned non-finite actions {actions.tolist()}")
+    return actions
 
 
 # --------------------------------------------------------------------------
@@ -607,7 +714,8 @@ def run_sweep(
     address: str | None = None,
     retries: int = 2,
     resume: Path | str | None = None,
-    run: Callable[..., dict[str, Any]] = run_one,
+    run: Callable[..., dict[str, Any]] | None = None,
+    implementations: dict[str, str] | None = None,
 ) -> Sweep:
     """Run every (case, seed, device), judge, and write the report.
 
@@ -616,9 +724,15 @@ def run_sweep(
     run folders (``runs/``). ``backend``: "local" (a process pool of ``jobs`` workers) or
     "ray" (:mod:`drlspec.harness.ray_backend`; a task whose worker dies is retried
     ``retries`` times). ``resume``: a ``results.json`` of an earlier sweep; its finished runs
-    are kept and not rerun, and the sweep continues in its folder. ``run`` is the function
-    that performs one run (:func:`run_one`; tests substitute a faulty one).
+    are kept and not rerun, and the sweep continues in its folder. ``implementations``: an
+    algorithm -> train-function target map (``drlspec regress --impl``); its runs train with
+    those (:class:`ExternalRun`) instead of the reference agents. ``run`` is the function that
+    performs one run (default :func:`run_one`, or :class:`ExternalRun` with
+    ``implementations``; tests substitute a faulty one).
     """
+    implementations = dict(implementations or {})
+    if run is None:
+        run = ExternalRun(implementations) if implementations else run_one
     if backend not in ("local", "ray"):
         raise UsageError(f"backend must be 'local' or 'ray', got {backend!r}")
     say = report or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -626,7 +740,7 @@ def run_sweep(
     if resume is not None:
         resume = Path(resume)
         output = resume.parent
-        kept = _finished_runs(resume, cases)
+        kept = _finished_runs(resume, cases, implementations)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     skipped: dict[str, str] = {}
@@ -652,6 +766,7 @@ def run_sweep(
         "jobs": jobs,
         "tier": "smoke" if smoke else "full",
         "evaluation_seed": EVALUATION_SEED,
+        "implementations": implementations,
     }
     results, plot = output / "results.json", output / "learning_curves.png"
     start = time.perf_counter()
@@ -714,7 +829,9 @@ def stored_identity(entry: dict[str, Any]) -> dict[str, Any]:
     return {key: entry.get(key) for key in keys}
 
 
-def _finished_runs(path: Path, cases: Sequence[Case]) -> list[dict[str, Any]]:
+def _finished_runs(
+    path: Path, cases: Sequence[Case], implementations: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """The finished ("ok") runs of an earlier results file whose case is unchanged.
 
     A file that cannot be read, is not JSON (empty, truncated) or is not shaped as
@@ -739,6 +856,16 @@ def _finished_runs(path: Path, cases: Sequence[Case]) -> list[dict[str, Any]]:
     problem = _results_problem(document)
     if problem is not None:
         raise UsageError(f"--resume {path}: not a results file of drlspec regress: {problem}")
+    stored_implementations = document.get("implementations") or {}
+    if stored_implementations != (implementations or {}):
+
+        def name(targets: dict[str, str]) -> str:
+            return ", ".join(f"{a}={t}" for a, t in sorted(targets.items())) or "the reference"
+
+        raise UsageError(
+            f"--resume {path}: that sweep ran {name(stored_implementations)}, this one runs "
+            f"{name(implementations or {})}; start a new sweep"
+        )
     stored = {c["name"]: c for c in document["cases"]}
     for case in cases:
         if case.name in stored:
