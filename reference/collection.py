@@ -133,8 +133,8 @@ def collect_transitions(
         raise TypeError(f"carry must be None or a CollectorCarry, got {type(carry).__name__}")
 
     observations, episode_ended = carry.observations, carry.episode_ended
-    rows: dict[str, list[np.ndarray]] = {name: [] for name in FIELDS}
-    for _ in range(num_steps):
+    rows: dict[str, np.ndarray] = {}
+    for t in range(num_steps):
         actions = np.asarray(act(observations))
         next_observations, rewards, terminated, truncated, infos = envs.step(actions)
         next_observations = np.asarray(next_observations)
@@ -155,8 +155,26 @@ def collect_transitions(
             ("truncated", truncated),
             ("valid", valid),
         ):
-            rows[name].append(np.array(value, copy=True))
+            _record(rows, name, t, np.asarray(value), num_steps)
         episode_ended = terminated | truncated
         observations = next_observations
-    transitions = {name: np.stack(values) for name, values in rows.items()}
-    return transitions, CollectorCarry(observations, episode_ended)
+    return rows, CollectorCarry(observations, episode_ended)
+
+
+def _record(rows: dict[str, np.ndarray], name: str, t: int, value: np.ndarray, steps: int) -> None:
+    """Copy ``value`` into row ``t`` of ``rows[name]`` (``[steps, ...]``, made at the first row).
+
+    The result is ``np.stack`` of the rows, written in place (one copy per step, not two): a
+    later row of another dtype promotes the array as ``np.stack`` would, one of another shape
+    is refused as ``np.stack`` refuses it.
+    """
+    stored = rows.get(name)
+    if stored is None:
+        stored = rows[name] = np.empty((steps, *value.shape), value.dtype)
+    elif stored.shape[1:] != value.shape:
+        raise ValueError("all input arrays must have the same shape")
+    elif stored.dtype != value.dtype:
+        promoted = np.empty(stored.shape, np.result_type(stored.dtype, value.dtype))
+        promoted[:t] = stored[:t]
+        stored = rows[name] = promoted
+    stored[t] = value

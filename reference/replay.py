@@ -253,14 +253,16 @@ class SumTree:
             raise ValueError("priorities must be non-negative")
         if indices.size == 0:
             return
-        # Last write wins, by construction rather than by numpy's unspecified
-        # order of repeated fancy-index assignment: keep each index's last occurrence.
-        unique, first_in_reversed = np.unique(indices[::-1], return_index=True)
-        last = indices.size - 1 - first_in_reversed
-        leaves = unique + self.size
+        if indices.size == 1:  # one index (every add of one transition): nothing to dedupe
+            leaves, values = indices + self.size, priorities
+        else:
+            # Last write wins, by construction rather than by numpy's unspecified
+            # order of repeated fancy-index assignment: keep each index's last occurrence.
+            unique, first_in_reversed = np.unique(indices[::-1], return_index=True)
+            leaves, values = unique + self.size, priorities[indices.size - 1 - first_in_reversed]
         previous = self._tree[leaves].copy()
         with np.errstate(over="ignore"):  # an overflow is detected and undone below
-            self._write(leaves, priorities[last])
+            self._write(leaves, values)
         # Every node is at most the root (sums of non-negative terms, rounded
         # monotonically), so a finite root means a finite tree.
         if not np.isfinite(self._tree[1]):
@@ -271,6 +273,15 @@ class SumTree:
 
     def _write(self, leaves: np.ndarray, values: np.ndarray) -> None:
         """Set distinct ``leaves`` (node numbers) to ``values`` and recompute their ancestors."""
+        if leaves.size == 1:
+            # One leaf (every add of one transition): the same float64 sums, walked in Python
+            # scalars, cost a fraction of `depth` rounds of fancy indexing on 1-element arrays.
+            tree, node = self._tree, int(leaves[0])
+            tree[node] = values[0]
+            for _ in range(self.depth):
+                node >>= 1
+                tree[node] = tree[2 * node] + tree[2 * node + 1]
+            return
         self._tree[leaves] = values
         nodes = leaves.copy()
         for _ in range(self.depth):
@@ -483,6 +494,8 @@ class ReplayBuffer:
                     if value.dtype.kind not in "fiu" or not np.isin(value, (0, 1)).all():
                         raise ValueError(f"{label} must be bool or hold only 0 and 1")
                     value = value != 0
+            elif value.dtype == stored:
+                pass  # already the stored dtype: nothing to cast
             elif not np.can_cast(value.dtype, stored, casting="same_kind"):
                 raise TypeError(f"{label} of dtype {value.dtype} cannot be stored as {stored}")
             else:
@@ -501,8 +514,11 @@ class ReplayBuffer:
         keep = min(count, self.capacity)
         start = self._position + (count - keep)
         slots = (start + np.arange(keep)) % self.capacity
+        # Slots that do not wrap around are a slice: the same writes, without fancy indexing.
+        first = start % self.capacity
+        where = slice(first, first + keep) if first + keep <= self.capacity else slots
         for name, value in batch.items():
-            self._arrays[name][slots] = value[count - keep :]
+            self._arrays[name][where] = value[count - keep :]
         self._position = (self._position + count) % self.capacity
         self._size = min(self._size + count, self.capacity)
         self._on_write(slots)

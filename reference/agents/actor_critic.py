@@ -104,7 +104,7 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
             remaining = 1 - step / config.total_steps
             actor_optimizer.param_groups[0]["lr"] = config.actor_lr * remaining
             critic_optimizer.param_groups[0]["lr"] = config.critic_lr * remaining
-        rollout, step = collector.collect(config.num_steps, step)
+        rollout, step = collector.collect(config.num_steps, step, log_probs=False)
         # 1-3. TD targets from the true next observations, the critic's regression onto them
         # and the TD-error-weighted score function: the update contract.
         actor_loss, critic_loss = actor_critic_losses(

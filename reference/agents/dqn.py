@@ -182,7 +182,7 @@ class DQNAgent:
         self.target_network.requires_grad_(False)
         self.num_actions = num_actions
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def act(self, observations: np.ndarray) -> np.ndarray:
         """Greedy actions ``argmax_a Q(s, a)`` for ``[B, obs_dim]`` observations."""
         obs = torch.as_tensor(observations, dtype=torch.float32, device=self.device)
@@ -267,7 +267,10 @@ def record_step(
     if check is not None:
         check(row)
     valid = row["valid"]
-    buffer.add_batch(*(row[name][valid] for name in _BUFFER_FIELDS))
+    if valid.all():  # the usual step: no reset row to leave out, so no masked copies
+        buffer.add_batch(*(row[name] for name in _BUFFER_FIELDS))
+    else:
+        buffer.add_batch(*(row[name][valid] for name in _BUFFER_FIELDS))
     return row, carry
 
 

@@ -90,7 +90,7 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
         # Whole episodes: the one environment is stepped until enough of them have ended.
         parts, finished = [], 0
         while finished < config.episodes_per_update:
-            rollout, step = collector.collect(1, step)
+            rollout, step = collector.collect(1, step, log_probs=False)
             if bool(rollout.valid.all()):  # a next-step reset step is not a transition
                 parts.append(rollout)
             finished += int((rollout.terminated | rollout.truncated).any())

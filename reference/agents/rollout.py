@@ -65,11 +65,15 @@ def env_actions(actions: torch.Tensor, action_space: spaces.Space) -> np.ndarray
 
 @dataclass
 class Rollout:
-    """``T`` steps of ``N`` environments; every tensor is ``[T, N, ...]`` on the agent's device."""
+    """``T`` steps of ``N`` environments; every tensor is ``[T, N, ...]`` on the agent's device.
+
+    ``log_probs`` (of the sampled actions under the policy that sampled them) is ``None`` where
+    the collector was told they are not needed (REINFORCE and Actor-Critic re-evaluate them).
+    """
 
     observations: torch.Tensor
     actions: torch.Tensor
-    log_probs: torch.Tensor
+    log_probs: torch.Tensor | None
     rewards: torch.Tensor
     terminated: torch.Tensor
     truncated: torch.Tensor
@@ -122,10 +126,14 @@ class RolloutCollector:
             "tracker": self.tracker,
         }
 
-    def collect(self, steps: int, step: int) -> tuple[Rollout, int]:
-        """``steps`` rows (``steps * N`` env steps); returns the rollout and the new step."""
+    def collect(self, steps: int, step: int, log_probs: bool = True) -> tuple[Rollout, int]:
+        """``steps`` rows (``steps * N`` env steps); returns the rollout and the new step.
+
+        ``log_probs=False`` skips the behaviour policy's log-probabilities (a second forward
+        pass per step, which draws no random number): ``rollout.log_probs`` is then ``None``.
+        """
         action_space = self.envs.single_action_space
-        log_probs, sampled = [], []
+        sampled, sampled_log_probs = [], []
         counter = [step]
 
         def act(observations: np.ndarray) -> np.ndarray:
@@ -133,7 +141,8 @@ class RolloutCollector:
             obs = torch.as_tensor(observations, dtype=torch.float32, device=self.device)
             with torch.no_grad():
                 actions = self.policy.sample(obs)
-                log_probs.append(self.policy.log_prob(obs, actions))
+                if log_probs:
+                    sampled_log_probs.append(self.policy.log_prob(obs, actions))
             sampled.append(actions)
             counter[0] += self.num_envs
             return env_actions(actions, action_space)
@@ -157,7 +166,7 @@ class RolloutCollector:
             observations=tensor("observations", torch.float32),
             # The policy's own samples (a Gaussian's unclipped), not what the environment got.
             actions=torch.stack(sampled),
-            log_probs=torch.stack(log_probs),
+            log_probs=torch.stack(sampled_log_probs) if log_probs else None,
             rewards=tensor("rewards", torch.float32),
             terminated=tensor("terminated", torch.bool),
             truncated=tensor("truncated", torch.bool),
