@@ -25,10 +25,8 @@ CARTPOLE = ["--select", "ppo and CartPole", "--device", "cpu", "--jobs", "1"]
 
 def _regress(tmp_path: Path, target: str, *extra: str) -> tuple[int, dict]:
     output = tmp_path / "out"
-    code = main_cli(
-        ["regress", "--impl", f"ppo=tests.external_targets:{target}", *CARTPOLE]
-        + ["--output", str(output), *extra]
-    )
+    impl = f"ppo=tests.external_targets:{target}"
+    code = main_cli(["regress", "--impl", impl, *CARTPOLE, "--output", str(output), *extra])
     return code, json.loads((output / "results.json").read_text())
 
 
