@@ -285,7 +285,7 @@ def test_the_protocol_checks_what_a_train_function_returns():
     check_train_function(lambda *, env_id, seed, total_steps, device: None, "t")
     with pytest.raises(TypeError, match="returned a int"):
         call_train(lambda **kwargs: 3, "CartPole-v1", 1, 10, "cpu")
-    act = call_train(lambda **kwargs: (lambda o: o), "CartPole-v1", 1, 10, "cpu")
+    act = call_train(lambda **kwargs: lambda o: o, "CartPole-v1", 1, 10, "cpu")
     assert episodes_of(act) is None
     assert episodes_of(Trained(act, [(10, 1.0), (20, 2.0)])).shape == (2, 2)
     with pytest.raises(ValueError, match="order"):
