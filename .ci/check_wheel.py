@@ -53,6 +53,7 @@ def main() -> None:
             "drlspec/properties/test_gae.py",
             "drlspec/data/cases.toml",
             "drlspec/data/fingerprints.json",
+            "drlspec/data/reference_results.json",
             "drlspec/harness/sandbox.py",
         ):
             assert needed in names, f"{needed} is missing from the wheel"
@@ -94,7 +95,27 @@ def main() -> None:
             cwd=work,
         )  # fmt: skip
         assert int(cases) >= 13, f"the installed convergence table has {cases.strip()} cases"
+        # drlspec regress --impl from the installed wheel: the stored reference results are
+        # there and current, and a train function in a file of the user's is judged against them.
+        (work / "controller.py").write_text(CONTROLLER)
+        report = run(
+            drlspec, "regress", "--impl", "ppo=controller.py:balance", "--select",
+            "ppo and CartPole", "--seeds", "2", "--device", "cpu", "--jobs", "1",
+            "--output", work / "regress",
+            cwd=work,
+        )  # fmt: skip
+        assert "INDISTINGUISHABLE" in report or "BETTER" in report, report
+        print("ok  drlspec regress --impl judges a user's train function against the store")
         print("wheel check passed")
+
+
+CONTROLLER = """
+def balance(*, env_id, seed, total_steps, device):
+    def act(observations):
+        x, x_dot, theta, theta_dot = observations.T
+        return (theta + 0.3 * theta_dot + 0.01 * x + 0.1 * x_dot > 0).astype(int)
+    return act
+"""
 
 
 if __name__ == "__main__":
