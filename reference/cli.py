@@ -353,10 +353,11 @@ def _compare_with_reference(sweep, cases, devices, reference, implementations) -
     comparisons, aggregates = compare.compare_runs(
         cases, judged_devices, document["runs"], reference
     )
-    label = ", ".join(f"{a}={t.rsplit('/', 1)[-1]}" for a, t in sorted(implementations.items()))
+    labels = {a: t.rsplit("/", 1)[-1] for a, t in implementations.items()}
+    label = ", ".join(sorted(set(labels.values())))
     plots = []
     curves = sweep.results.parent / "learning_curves.png"
-    if compare.plot_learning_curves(cases, document["runs"], reference, curves, label):
+    if compare.plot_learning_curves(cases, document["runs"], reference, curves, labels):
         plots.append(str(curves))
     for device in judged_devices:
         profile = sweep.results.parent / f"performance_profiles-{device}.png"

@@ -377,9 +377,12 @@ def plot_learning_curves(
     runs: Sequence[dict],
     reference: Reference,
     path: Path,
-    label: str,
+    labels: dict[str, str],
 ) -> bool:
-    """Per case: the reference's and the implementation's median and interquartile band."""
+    """Per case: the reference's and the implementation's median and interquartile band.
+
+    ``labels``: the implementation's name in the legend, per algorithm.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -393,7 +396,7 @@ def plot_learning_curves(
         implementation = [r.get("curve") for r in runs if r["case"] == case.name]
         series = (
             (reference[case.name]["curves"], "reference", "black"),
-            ([c for c in implementation if c], label, "tab:orange"),
+            ([c for c in implementation if c], labels[case.algorithm], "tab:orange"),
         )
         for curves, name, colour in series:
             values = np.array([[np.nan if x is None else x for x in c] for c in curves], float)
