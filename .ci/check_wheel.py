@@ -10,6 +10,7 @@ reads the package's data) work.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,7 +41,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="drlspec-wheel-") as scratch:
         scratch_dir = Path(scratch)
         dist = scratch_dir / "dist"
-        run(sys.executable, "-m", "build", "--outdir", dist, ROOT, cwd=scratch_dir)
+        # Build from a copy: setuptools writes its egg-info into the tree it builds, and
+        # `tox p` runs this env beside `py`, whose editable install writes there too.
+        source = scratch_dir / "source"
+        shutil.copytree(
+            ROOT,
+            source,
+            ignore=shutil.ignore_patterns(
+                ".git", ".tox", "venv", ".venv", "runs", "build", "dist", "*.egg-info",
+                "__pycache__", ".hypothesis",
+            ),
+        )  # fmt: skip
+        run(sys.executable, "-m", "build", "--outdir", dist, source, cwd=scratch_dir)
         wheels, sdists = list(dist.glob("*.whl")), list(dist.glob("*.tar.gz"))
         assert len(wheels) == 1 and len(sdists) == 1, (wheels, sdists)
 
