@@ -18,9 +18,7 @@ regression/README.md reports and reads the figures.
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
 from drlspec.harness import compare, gate, regress
 
@@ -37,17 +35,8 @@ def main(paths: list[str]) -> int:
         )
         for case in cases
     }
-    for path in paths:
-        document = json.loads(Path(path).read_text())
-        stored = {c["name"]: c for c in document["cases"]}
-        for case in cases:
-            if case.name not in stored:
-                continue
-            if regress.stored_identity(stored[case.name]) != case.identity():
-                continue
-            for r in document["runs"]:
-                if r["case"] == case.name and r["device"] == "cpu" and r["status"] == "ok":
-                    pools[case.name][r["seed"]] = r["final_return"]
+    for name, finals in regress.calibration_finals(paths, cases).items():
+        pools[name].update(finals)
     print(f"{'case':<28} {'pool':>4} {'false alarms':>12}")
     none = 1.0
     for case in cases:

@@ -23,9 +23,7 @@ and then, for each column, the probability that at least one case of the table f
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 
 from scipy.stats import binom
 
@@ -34,20 +32,7 @@ from drlspec.harness import regress
 
 def main(paths: list[str]) -> int:
     cases = regress.load_cases(regress.default_table())
-    # Keyed by seed: two sweeps of one case and seed on the CPU are the same run (bit for bit),
-    # not two observations.
-    finals: dict[str, dict[int, float]] = {case.name: {} for case in cases}
-    for path in paths:
-        document = json.loads(Path(path).read_text())
-        stored = {c["name"]: c for c in document["cases"]}
-        for case in cases:
-            if case.name not in stored:
-                continue
-            if regress.stored_identity(stored[case.name]) != case.identity():
-                continue
-            for r in document["runs"]:
-                if r["case"] == case.name and r["device"] == "cpu" and r["status"] == "ok":
-                    finals[case.name][r["seed"]] = r["final_return"]
+    finals = regress.calibration_finals(paths, cases)
     print(f"{'case':<28} {'runs':>4} {'below':>5} {'resampled':>10} {'laplace':>8}")
     all_pass = {"resampled": 1.0, "laplace": 1.0}
     for case in cases:

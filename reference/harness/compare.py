@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import sys
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from drlspec.harness import gate
-from drlspec.harness.regress import CURVE_POINTS, Case, stored_identity
+from drlspec.harness.regress import CURVE_POINTS, Case, save_figure, stored_identity
 from drlspec.harness.target import UsageError
 
 __all__ = [
@@ -318,17 +317,6 @@ def format_comparison(
 # --------------------------------------------------------------------------
 
 
-def _save(figure: Any, path: Path) -> None:
-    from matplotlib import pyplot as plt
-
-    from drlspec.agents.files import atomic_write_bytes
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
 def performance_profile(samples: Sequence[np.ndarray], taus: np.ndarray) -> np.ndarray:
     """Fraction of runs with a normalized score above each tau, every case weighted equally."""
     return np.mean([np.mean(s[:, None] > taus[None, :], axis=0) for s in samples], axis=0)
@@ -368,7 +356,7 @@ def plot_performance_profiles(
     panel.legend(fontsize=7, loc="lower left")
     panel.tick_params(labelsize=7)
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
     return True
 
 
@@ -420,7 +408,7 @@ def plot_learning_curves(
         fontsize=9,
     )
     figure.tight_layout()
-    _save(figure, path)
+    save_figure(figure, path)
     return True
 
 

@@ -275,13 +275,7 @@ def run_one(case: Case, seed: int, device: str, run_root: Path | str) -> dict[st
             eval_episodes=case.eval_episodes,
         )
     except Exception as error:  # a crash is a failed seed, reported with its cause
-        record.update(
-            status="error",
-            error=f"{type(error).__name__}: {error}",
-            traceback=traceback.format_exc(limit=8),
-            seconds=round(time.perf_counter() - start, 1),
-        )
-        return record
+        return _failed(record, error, start)
     record.update(
         status="ok",
         final_return=summary["eval_mean_return"],
@@ -290,6 +284,17 @@ def run_one(case: Case, seed: int, device: str, run_root: Path | str) -> dict[st
         seconds=round(time.perf_counter() - start, 1),
         curve=learning_curve(run_dir / "episodes.csv", case.steps),
         run_dir=str(run_dir),
+    )
+    return record
+
+
+def _failed(record: dict[str, Any], error: Exception, start: float) -> dict[str, Any]:
+    """``record`` of a run that raised: status "error", the exception and its traceback."""
+    record.update(
+        status="error",
+        error=f"{type(error).__name__}: {error}",
+        traceback=traceback.format_exc(limit=8),
+        seconds=round(time.perf_counter() - start, 1),
     )
     return record
 
@@ -357,13 +362,7 @@ class ExternalRun:
             episodes = episodes_of(trained)  # float64 [E, 2]: JSON-ready values
             returns = evaluate_deterministic(act_of(trained), case)
         except Exception as error:  # a crash is a failed seed, reported with its cause
-            record.update(
-                status="error",
-                error=f"{type(error).__name__}: {error}",
-                traceback=traceback.format_exc(limit=8),
-                seconds=round(time.perf_counter() - start, 1),
-            )
-            return record
+            return _failed(record, error, start)
         record.update(
             status="ok",
             final_return=float(np.mean(returns)),
@@ -561,8 +560,6 @@ def plot_curves(
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    from drlspec.agents.files import atomic_write_bytes
-
     shown = [c for c in cases if any(r["case"] == c.name and r.get("curve") for r in runs)]
     if not shown:
         return
@@ -606,12 +603,43 @@ def plot_curves(
         fontsize=10,
     )
     figure.tight_layout()
+    save_figure(figure, path)
+
+
+def save_figure(figure: Any, path: Path) -> None:
+    """Write a matplotlib figure as a PNG, atomically, and close it."""
     import io
+
+    from matplotlib import pyplot as plt
+
+    from drlspec.agents.files import atomic_write_bytes
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90)
     plt.close(figure)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def calibration_finals(
+    paths: Iterable[Path | str], cases: Sequence[Case]
+) -> dict[str, dict[int, float]]:
+    """Per case, seed -> final return of every finished CPU run in the given results files
+    whose case definition equals the table's (runs made with other settings are left out).
+
+    Keyed by seed: two sweeps of one case and seed on the CPU are the same run, not two
+    observations.
+    """
+    finals: dict[str, dict[int, float]] = {case.name: {} for case in cases}
+    for path in paths:
+        document = json.loads(Path(path).read_text())
+        stored = {c["name"]: c for c in document["cases"]}
+        for case in cases:
+            if case.name not in stored or stored_identity(stored[case.name]) != case.identity():
+                continue
+            for r in document["runs"]:
+                if r["case"] == case.name and r["device"] == "cpu" and r["status"] == "ok":
+                    finals[case.name][r["seed"]] = r["final_return"]
+    return finals
 
 
 def write_results(
