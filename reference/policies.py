@@ -190,6 +190,17 @@ class CategoricalPolicy(nn.Module):
         probabilities = torch.log_softmax(self(observations), dim=1).exp()
         return torch.multinomial(probabilities, 1, generator=generator).squeeze(1)
 
+    @torch.no_grad()
+    def sample_with_log_prob(
+        self, observations: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(a, log pi(a|s))``, ``a ~ pi(.|s)``, from one forward pass: the values of
+        :meth:`sample` and then :meth:`log_prob` (the same draws, the same bits), for a collector
+        that stores the behaviour policy's log-probabilities."""
+        log_probs = torch.log_softmax(self(observations), dim=1)
+        actions = torch.multinomial(log_probs.exp(), 1, generator=generator).squeeze(1)
+        return actions, log_probs.gather(1, actions.unsqueeze(1)).squeeze(1)
+
     def kl(self, observations: torch.Tensor, old_logits: torch.Tensor) -> torch.Tensor:
         """``D_KL(old || current)`` per state ``[B]``, differentiable w.r.t. the current parameters.
 
@@ -263,6 +274,17 @@ class GaussianPolicy(nn.Module):
         mean, std = self(observations)
         noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
         return mean + std * noise
+
+    @torch.no_grad()
+    def sample_with_log_prob(
+        self, observations: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(a, log pi(a|s))``, ``a ~ pi(.|s)``, from one forward pass: the values of
+        :meth:`sample` and then :meth:`log_prob` (the same draws, the same bits)."""
+        mean, std = self(observations)
+        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        actions = mean + std * noise
+        return actions, DiagonalGaussian(mean, std).log_prob(actions)
 
     def kl(
         self, observations: torch.Tensor, old_outputs: tuple[torch.Tensor, torch.Tensor]

@@ -360,3 +360,18 @@ def test_score_function_has_zero_mean_gaussian():
 
     mean, error = _mean_score_statistics(policy, obs, actions, unnormalised)
     assert bool((mean.abs() > STANDARD_ERRORS * error).any())
+
+
+@pytest.mark.parametrize("kind", ["categorical", "gaussian"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sample_with_log_prob_is_sample_then_log_prob_to_the_bit(kind, dtype):
+    """The collectors' one-forward ``sample_with_log_prob`` gives exactly what ``sample`` and
+    then ``log_prob`` give (the same draws from the same generator, the same bits), so that the
+    stored behaviour log-probabilities, hence training, do not depend on which is called."""
+    policy = (_categorical() if kind == "categorical" else _gaussian()).to(dtype)
+    obs = _observations(257, 3).to(dtype)
+    actions, log_probs = policy.sample_with_log_prob(obs, torch.Generator().manual_seed(11))
+    expected = policy.sample(obs, torch.Generator().manual_seed(11))
+    assert torch.equal(actions, expected) and actions.dtype == expected.dtype
+    assert torch.equal(log_probs, policy.log_prob(obs, expected).detach())
+    assert not log_probs.requires_grad and log_probs.shape == (257,)

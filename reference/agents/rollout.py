@@ -129,8 +129,8 @@ class RolloutCollector:
     def collect(self, steps: int, step: int, log_probs: bool = True) -> tuple[Rollout, int]:
         """``steps`` rows (``steps * N`` env steps); returns the rollout and the new step.
 
-        ``log_probs=False`` skips the behaviour policy's log-probabilities (a second forward
-        pass per step, which draws no random number): ``rollout.log_probs`` is then ``None``.
+        The behaviour policy's log-probabilities come from the forward pass that samples the
+        actions; ``log_probs=False`` skips them: ``rollout.log_probs`` is then ``None``.
         """
         action_space = self.envs.single_action_space
         sampled, sampled_log_probs = [], []
@@ -140,9 +140,11 @@ class RolloutCollector:
             check_finite("observation", observations, counter[0])
             obs = torch.as_tensor(observations, dtype=torch.float32, device=self.device)
             with torch.no_grad():
-                actions = self.policy.sample(obs)
                 if log_probs:
-                    sampled_log_probs.append(self.policy.log_prob(obs, actions))
+                    actions, log_prob = self.policy.sample_with_log_prob(obs)
+                    sampled_log_probs.append(log_prob)
+                else:
+                    actions = self.policy.sample(obs)
             sampled.append(actions)
             counter[0] += self.num_envs
             return env_actions(actions, action_space)

@@ -42,6 +42,9 @@ class _PlaysAct:
     def log_prob(self, observations: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         return torch.zeros(observations.shape[0])
 
+    def sample_with_log_prob(self, observations: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.sample(observations), torch.zeros(observations.shape[0])
+
 
 def _start(envs: Any) -> CollectorCarry:
     observations, _ = envs.reset()
