@@ -1,8 +1,9 @@
-"""regression/benchmarks/loop_profile.py: it times the parts of a real run, and only those.
+"""The measurement scripts of regression/benchmarks that regression/README.md quotes.
 
-The counts are checked against what the loop must do (one recorded step per environment step,
-one backward per gradient step), so a part whose wrapper the loop bypasses (a name looked up
-elsewhere than where it was wrapped) fails here instead of reading as "costs nothing".
+loop_profile.py times the parts of a real run, and only those. Its counts are checked against
+what the loop must do (one recorded step per environment step, one backward per gradient step),
+so a part whose wrapper the loop bypasses (a name looked up elsewhere than where it was wrapped)
+fails here instead of reading as "costs nothing".
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "regression" / "benchmarks" / "loop_profile.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "regression" / "benchmarks"
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
+def _run(*args: str, script: str = "loop_profile.py") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300
+        [sys.executable, str(BENCHMARKS / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -54,3 +58,17 @@ def test_an_unknown_case_is_one_line_and_exit_2():
     done = _run("nope-CartPole-v1")
     assert done.returncode == 2
     assert "unknown case 'nope-CartPole-v1'" in done.stderr.strip().splitlines()[-1]
+
+
+def test_population_times_both_ways_and_reports_their_ratio():
+    done = _run("--seeds", "2", "--rounds", "1", "--repeats", "3", script="population.py")
+    assert done.returncode == 0, done.stderr
+    found = re.fullmatch(
+        r"2 seeds, one Double DQN gradient step each: separate ([\d,]+) us, "
+        r"population ([\d,]+) us, ratio ([\d.]+)x",
+        done.stdout.strip(),
+    )
+    assert found, done.stdout
+    apart, together, ratio = (float(x.replace(",", "")) for x in found.groups())
+    assert apart > 0 and together > 0
+    assert abs(ratio - apart / together) <= 0.05 + 0.01 * ratio  # printed to one decimal
