@@ -88,17 +88,15 @@ def train(config: Config, run: Run, resume: dict[str, Any] | None = None) -> Pol
 
     while step < config.total_steps:
         # Whole episodes: the one environment is stepped until enough of them have ended.
-        parts, finished = [], 0
-        while finished < config.episodes_per_update:
-            rollout, step = collector.collect(1, step, log_probs=False)
-            if bool(rollout.valid.all()):  # a next-step reset step is not a transition
-                parts.append(rollout)
-            finished += int((rollout.terminated | rollout.truncated).any())
+        rollout, step = collector.collect_episodes(
+            config.episodes_per_update, step, log_probs=False
+        )
+        is_transition = rollout.valid.all(dim=1)  # a next-step reset step is not one
         cat = {
-            name: torch.cat([getattr(p, name) for p in parts])
+            name: getattr(rollout, name)[is_transition]
             for name in ("observations", "actions", "rewards", "terminated", "truncated")
         }
-        next_observations = torch.cat([p.next_observations for p in parts])
+        next_observations = rollout.next_observations[is_transition]
         obs = cat["observations"].reshape(-1, cat["observations"].shape[-1])
         rewards = cat["rewards"]
         dones = cat["terminated"] | cat["truncated"]

@@ -132,8 +132,39 @@ class RolloutCollector:
         The behaviour policy's log-probabilities come from the forward pass that samples the
         actions; ``log_probs=False`` skips them: ``rollout.log_probs`` is then ``None``.
         """
+        act, sampled, sampled_log_probs = self._actor(step, log_probs)
+        transitions, self.carry = collect_transitions(self.envs, act, steps, self.carry)
+        for t in range(steps):
+            step = self._record_row(transitions, t, step)
+        return self._rollout(transitions, sampled, sampled_log_probs, step), step
+
+    def collect_episodes(
+        self, episodes: int, step: int, log_probs: bool = True
+    ) -> tuple[Rollout, int]:
+        """Rows until ``episodes`` episodes have ended, counted over all ``N`` environments
+        (REINFORCE's whole episodes); returns the rollout of however many rows that took and
+        the new step. The same steps, draws, records and checks as :meth:`collect` called for
+        one row at a time until then, without a rollout per row."""
+        act, sampled, sampled_log_probs = self._actor(step, log_probs)
+        rows: list[dict[str, np.ndarray]] = []
+        ended = 0
+        while ended < episodes:
+            row, self.carry = collect_transitions(self.envs, act, 1, self.carry)
+            rows.append(row)
+            step = self._record_row(row, 0, step)
+            check_finite("observation", row["next_observations"], step)
+            ended += int(np.count_nonzero(row["valid"] & (row["terminated"] | row["truncated"])))
+        transitions = {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}
+        return self._rollout(transitions, sampled, sampled_log_probs, step), step
+
+    def _actor(
+        self, step: int, log_probs: bool
+    ) -> tuple[Any, list[torch.Tensor], list[torch.Tensor]]:
+        """The ``act`` that :func:`collect_transitions` calls, and the lists it fills: each
+        row's sampled actions and (with ``log_probs``) their log-probabilities."""
         action_space = self.envs.single_action_space
-        sampled, sampled_log_probs = [], []
+        sampled: list[torch.Tensor] = []
+        sampled_log_probs: list[torch.Tensor] = []
         counter = [step]
 
         def act(observations: np.ndarray) -> np.ndarray:
@@ -149,18 +180,28 @@ class RolloutCollector:
             counter[0] += self.num_envs
             return env_actions(actions, action_space)
 
-        transitions, self.carry = collect_transitions(self.envs, act, steps, self.carry)
-        for t in range(steps):
-            step += self.num_envs
-            check_finite("reward", transitions["rewards"][t], step)
-            for episode_return, length in self.tracker.update(
-                transitions["rewards"][t],
-                transitions["terminated"][t],
-                transitions["truncated"][t],
-                transitions["valid"][t],
-            ):
-                self.run.log_episode(step, episode_return, length)
+        return act, sampled, sampled_log_probs
 
+    def _record_row(self, transitions: dict[str, np.ndarray], t: int, step: int) -> int:
+        """Row ``t``'s rewards checked and its finished episodes logged; the step after it."""
+        step += self.num_envs
+        check_finite("reward", transitions["rewards"][t], step)
+        for episode_return, length in self.tracker.update(
+            transitions["rewards"][t],
+            transitions["terminated"][t],
+            transitions["truncated"][t],
+            transitions["valid"][t],
+        ):
+            self.run.log_episode(step, episode_return, length)
+        return step
+
+    def _rollout(
+        self,
+        transitions: dict[str, np.ndarray],
+        sampled: list[torch.Tensor],
+        sampled_log_probs: list[torch.Tensor],
+        step: int,
+    ) -> Rollout:
         def tensor(name: str, dtype: torch.dtype) -> torch.Tensor:
             return torch.as_tensor(transitions[name], dtype=dtype, device=self.device)
 
@@ -168,7 +209,7 @@ class RolloutCollector:
             observations=tensor("observations", torch.float32),
             # The policy's own samples (a Gaussian's unclipped), not what the environment got.
             actions=torch.stack(sampled),
-            log_probs=torch.stack(sampled_log_probs) if log_probs else None,
+            log_probs=torch.stack(sampled_log_probs) if sampled_log_probs else None,
             rewards=tensor("rewards", torch.float32),
             terminated=tensor("terminated", torch.bool),
             truncated=tensor("truncated", torch.bool),
@@ -176,4 +217,4 @@ class RolloutCollector:
             valid=tensor("valid", torch.bool),
         )
         check_finite("observation", rollout.next_observations, step)
-        return rollout, step
+        return rollout

@@ -261,6 +261,51 @@ def test_transitions_keep_the_true_final_observation_at_an_auto_reset(tmp_path):
     assert bool((rollout.observations[1:, :, 0][after] == 0).all())
 
 
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "drlspec-test/Counter-v0"])
+@pytest.mark.parametrize("log_probs", [True, False])
+def test_collect_episodes_is_collect_one_row_at_a_time_until_the_episodes_end(
+    tmp_path, env_id, log_probs
+):
+    """REINFORCE's whole episodes: ``collect_episodes(k)`` takes exactly the rows, draws and
+    episode records of ``collect(1)`` repeated until ``k`` episodes have ended over the ``N``
+    environments, in both autoreset modes (CartPole: next-step reset rows; Counter: same-step),
+    and stops at the row where the k-th ends."""
+
+    def collector(folder: str) -> tuple[RolloutCollector, Run]:
+        config = tiny_config("ppo", env_id, steps=4096)
+        torch.manual_seed(0)
+        run = Run(tmp_path / folder, "ppo", config, progress=False)
+        envs, observations, tracker, _ = start_environments(config, 2, None)
+        agent = PolicyAgent(config, envs.single_observation_space, envs.single_action_space)
+        return RolloutCollector(envs, observations, agent.policy, run, agent.device, tracker), run
+
+    episodes = 5
+    whole, whole_run = collector("whole")
+    rollout, step = whole.collect_episodes(episodes, 7, log_probs=log_probs)
+    whole_rng = torch.get_rng_state()
+
+    by_row, row_run = collector("rows")
+    parts, ended, at = [], 0, 7
+    while ended < episodes:
+        part, at = by_row.collect(1, at, log_probs=log_probs)
+        parts.append(part)
+        ended += int((part.valid & (part.terminated | part.truncated)).sum())
+
+    assert step == at == 7 + 2 * len(parts)
+    assert torch.equal(whole_rng, torch.get_rng_state())
+    for name in ("observations", "actions", "rewards", "terminated", "truncated", "valid"):
+        assert torch.equal(getattr(rollout, name), torch.cat([getattr(p, name) for p in parts]))
+    assert torch.equal(rollout.next_observations, torch.cat([p.next_observations for p in parts]))
+    if log_probs:
+        assert torch.equal(rollout.log_probs, torch.cat([p.log_probs for p in parts]))
+    else:
+        assert rollout.log_probs is None
+    assert whole_run.episodes == row_run.episodes
+    ends = rollout.valid & (rollout.terminated | rollout.truncated)
+    assert int(ends.sum()) >= episodes and int(ends[:-1].sum()) < episodes
+    assert np.array_equal(whole.carry.observations, by_row.carry.observations)
+
+
 @pytest.mark.parametrize("beta_min", [0.0, 0.25])
 def test_ppo_penalty_beta_halves_down_to_its_floor(tmp_path, beta_min):
     """A KL far under the target halves beta after every update, never below beta_min."""
