@@ -44,8 +44,8 @@ ALTERNATIVE_EXAMPLES = 30
 """Examples per property for each correct alternative (besides every property's explicit
 ``@example`` edge cases), whatever the profile. There are over a hundred alternatives, each a
 whole run of its contract's properties; at the ``ci`` profile's former 200 they took about
-1,800 s of pytest-worker time
-in a run on a loaded machine, most of the default run, whose budget is 12 minutes on two cores.
+1,800 s of pytest-worker time in a run on a loaded machine, most of the default run, whose
+budget is 12 minutes on two cores.
 The reference itself runs every property at the profile's count (properties/), and
 ``drlspec verify`` of a user's implementation is unaffected."""
 

@@ -136,7 +136,7 @@ class RolloutCollector:
         transitions, self.carry = collect_transitions(self.envs, act, steps, self.carry)
         for t in range(steps):
             step = self._record_row(transitions, t, step)
-        return self._rollout(transitions, sampled, sampled_log_probs, step), step
+        return self._rollout(transitions, sampled, sampled_log_probs), step
 
     def collect_episodes(
         self, episodes: int, step: int, log_probs: bool = True
@@ -152,10 +152,9 @@ class RolloutCollector:
             row, self.carry = collect_transitions(self.envs, act, 1, self.carry)
             rows.append(row)
             step = self._record_row(row, 0, step)
-            check_finite("observation", row["next_observations"], step)
             ended += int(np.count_nonzero(row["valid"] & (row["terminated"] | row["truncated"])))
         transitions = {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}
-        return self._rollout(transitions, sampled, sampled_log_probs, step), step
+        return self._rollout(transitions, sampled, sampled_log_probs), step
 
     def _actor(
         self, step: int, log_probs: bool
@@ -183,9 +182,11 @@ class RolloutCollector:
         return act, sampled, sampled_log_probs
 
     def _record_row(self, transitions: dict[str, np.ndarray], t: int, step: int) -> int:
-        """Row ``t``'s rewards checked and its finished episodes logged; the step after it."""
+        """Row ``t``'s rewards and next observations checked (a NaN is reported at the step
+        where it entered) and its finished episodes logged; the step after it."""
         step += self.num_envs
         check_finite("reward", transitions["rewards"][t], step)
+        check_finite("observation", transitions["next_observations"][t], step)
         for episode_return, length in self.tracker.update(
             transitions["rewards"][t],
             transitions["terminated"][t],
@@ -200,7 +201,6 @@ class RolloutCollector:
         transitions: dict[str, np.ndarray],
         sampled: list[torch.Tensor],
         sampled_log_probs: list[torch.Tensor],
-        step: int,
     ) -> Rollout:
         def tensor(name: str, dtype: torch.dtype) -> torch.Tensor:
             return torch.as_tensor(transitions[name], dtype=dtype, device=self.device)
@@ -216,5 +216,4 @@ class RolloutCollector:
             next_observations=tensor("next_observations", torch.float32),
             valid=tensor("valid", torch.bool),
         )
-        check_finite("observation", rollout.next_observations, step)
         return rollout
